@@ -1,0 +1,104 @@
+// Public contract of a partition log (design.md §2, §10). The core reaches logs only through this
+// interface so that a PostgreSQL-backed log can replace the segmented file log later.
+import type { Clock } from '../../lib/clock.js';
+import type { FileSystem } from '../fs/file-system.js';
+import type { Record, RecordInput } from './record-batch.js';
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export interface PartitionLogOptions {
+  fs: FileSystem;
+  /** Directory of this partition's segment files; created if missing. */
+  dir: string;
+  clock?: Clock;
+  /** Roll the active segment once it holds this many bytes. */
+  segmentBytesMax?: number;
+  /** Roll the active segment once its first record is this old (ms); -1 never. */
+  segmentAgeMsMax?: number;
+  /** Bytes between sparse offset/time index entries. */
+  indexIntervalBytes?: number;
+  /** Delete whole segments older than this (ms, by max timestamp); -1 keeps forever. */
+  retentionMs?: number;
+  /** Delete oldest whole segments while the log exceeds this size; -1 no bound. */
+  retentionBytes?: number;
+  fsync?: FsyncPolicy;
+  /** For fsync=interval: the longest time between two fsyncs. */
+  fsyncIntervalMs?: number;
+  /** Largest single append (bytes). */
+  appendBytesMax?: number;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Bytes appended. */
+  sizeBytes: number;
+}
+
+export interface AppendOptions {
+  /**
+   * false for transient data (AMQP non-persistent on non-durable queue, MQTT QoS 0): resolve once written,
+   * never wait for fsync whatever the policy. Default true.
+   */
+  durable?: boolean;
+}
+
+export interface ReadResult {
+  /** Whole batches, as stored, beginning with the batch that contains the requested offset. May be empty. */
+  data: Buffer;
+  /** Offset after the last record of the log at the time of the read (log end offset). */
+  nextOffset: number;
+  logStartOffset: number;
+}
+
+export interface PartitionLog {
+  readonly dir: string;
+  /** First offset still stored. */
+  readonly logStartOffset: number;
+  /** Offset the next appended record gets (log end offset / high watermark on one node). */
+  readonly nextOffset: number;
+  /** Bytes stored over all segments. */
+  readonly sizeBytes: number;
+  readonly segmentCount: number;
+
+  /**
+   * Appends one or more concatenated RecordBatch v2 buffers. Each is checked (length, magic, CRC);
+   * base offsets are assigned and rewritten in place. Resolves when written and, for durable appends,
+   * when the fsync policy is satisfied. Rejects with BrokerError(CorruptData) on a bad batch and with
+   * StorageError on disk faults; after a disk fault no later append is accepted until reopen.
+   */
+  append(batches: Buffer, opts?: AppendOptions): Promise<AppendResult>;
+  /** Encodes the records as one batch and appends it. */
+  appendRecords(records: readonly RecordInput[], opts?: AppendOptions): Promise<AppendResult>;
+
+  /**
+   * Reads whole batches starting with the one holding `offset`, up to about `maxBytes` (always at least one
+   * whole batch if any exists at or after offset). An offset below logStartOffset or above nextOffset
+   * rejects with BrokerError(OffsetOutOfRange); offset == nextOffset gives empty data.
+   */
+  read(offset: number, maxBytes: number): Promise<ReadResult>;
+  /** Decoded records with offset >= `offset`, at most maxRecords, from at most about maxBytes of batches. */
+  readRecords(offset: number, maxRecords: number, maxBytes?: number): Promise<Record[]>;
+
+  /** First offset whose record timestamp is >= timestampMs, or undefined if none. */
+  offsetForTimestamp(timestampMs: number): Promise<number | undefined>;
+
+  /** Applies retentionMs / retentionBytes; deletes whole segments only (never the active one). Returns segments removed. */
+  enforceRetention(): Promise<number>;
+  /**
+   * Deletes whole segments whose records are all below `offset` (queues free settled prefixes this way;
+   * Kafka DeleteRecords too). logStartOffset becomes the base of the first remaining segment, or
+   * `offset` when the log is empty after it.
+   */
+  deleteBefore(offset: number): Promise<number>;
+
+  /** Calls `listener` after every append with the new nextOffset; returns an unsubscribe function. */
+  onAppend(listener: (nextOffset: number) => void): () => void;
+
+  /** Writes and fsyncs everything. */
+  flush(): Promise<void>;
+  /** Flushes and closes files; later calls reject with StorageError('CLOSED'). */
+  close(): Promise<void>;
+  /** Closes and deletes the partition's directory. */
+  destroy(): Promise<void>;
+}
