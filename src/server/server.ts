@@ -1,0 +1,85 @@
+// Start-up and shutdown (design.md §5): the only place that wires storage, core, protocols and HTTP.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Broker } from '../core/broker.js';
+import { boundAddress, createHttpServer } from '../http/http-server.js';
+import { childLogger, type Logger } from '../lib/logger.js';
+import type { ServerConfig } from './config.js';
+
+export interface ListenerInfo {
+  protocol: 'kafka' | 'amqp' | 'mqtt' | 'stomp' | 'http';
+  address: string;
+  port: number;
+}
+
+export interface RunningServer {
+  readonly broker: Broker;
+  readonly config: ServerConfig;
+  readonly listeners: ListenerInfo[];
+  /** Port a protocol is bound to (after port 0 was resolved), or undefined when off / not available. */
+  port(protocol: ListenerInfo['protocol']): number | undefined;
+  /** Stops accepting, finishes in-flight writes, fsyncs and closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Protocols whose listeners arrive with their own issues: their options are accepted and validated now. */
+const pendingProtocols = ['kafka', 'amqp', 'mqtt', 'stomp'] as const;
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(boundAddress(server));
+    });
+  });
+}
+
+export async function startServer(config: ServerConfig, log: Logger = childLogger('server')): Promise<RunningServer> {
+  const started = Date.now();
+  const broker = await Broker.open({ dataDir: config.dataDir, fsync: config.fsync, fsyncIntervalMs: config.fsyncIntervalMs });
+  const listeners: ListenerInfo[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    if (config.httpPort !== 'off') {
+      const http = createHttpServer(broker);
+      const addr = await listen(http, config.httpPort, config.host);
+      listeners.push({ protocol: 'http', address: addr.address, port: addr.port });
+      closers.push(
+        () =>
+          new Promise<void>((resolve) => {
+            http.close(() => resolve());
+            http.closeAllConnections();
+          }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(closers.map((c) => c()));
+    await broker.close();
+    throw err;
+  }
+  for (const p of pendingProtocols) {
+    const setting = config[`${p}Port`];
+    if (setting !== 'off') log.debug({ protocol: p, port: setting }, 'protocol listener not implemented yet');
+  }
+  for (const l of listeners) log.info({ protocol: l.protocol, address: l.address, port: l.port }, 'listening');
+  log.info({ dataDir: config.dataDir, fsync: config.fsync, startupMs: Date.now() - started }, 'broker started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    broker,
+    config,
+    listeners,
+    port: (protocol) => listeners.find((l) => l.protocol === protocol)?.port,
+    close() {
+      closing ??= (async () => {
+        broker.beginShutdown();
+        await Promise.all(closers.map((c) => c()));
+        await broker.close();
+        log.info({}, 'broker stopped');
+      })();
+      return closing;
+    },
+  };
+}
