@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeFileSystem } from './fs/node-fs.js';
+import { decodeName, encodeName, openDataDir, queueDir, streamPartitionDir } from './data-dir.js';
+import { StorageError } from '../lib/errors.js';
+
+const fs = new NodeFileSystem();
+
+test('a missing or empty dir is initialised; reopening reads it', async () => {
+  const root = join(mkdtempSync(join(tmpdir(), 'dd-')), 'data');
+  const a = await openDataDir(fs, root);
+  assert.equal(a.created, true);
+  const b = await openDataDir(fs, root);
+  assert.equal(b.created, false);
+  assert.equal(b.format, 1);
+});
+
+test('another format version, or a foreign non-empty dir, is refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'dd-'));
+  writeFileSync(join(root, 'junction.format'), '{"format":2}');
+  await assert.rejects(openDataDir(fs, root), (e: unknown) => e instanceof StorageError && e.kind === 'FORMAT' && /format version 2/.test(e.message));
+  const other = mkdtempSync(join(tmpdir(), 'dd-'));
+  writeFileSync(join(other, 'something'), 'x');
+  await assert.rejects(openDataDir(fs, other), /not empty/);
+});
+
+test('names are encoded into safe path components', () => {
+  for (const n of ['/', 'a/b', '..', '.hidden', '%', 'ümlaut q', '', 'plain-name_1.2']) {
+    const e = encodeName(n);
+    assert.match(e, /^[A-Za-z0-9._%-]+$/);
+    assert.ok(!e.startsWith('.'));
+    assert.equal(decodeName(e), n);
+  }
+  assert.equal(encodeName('/'), '%2F');
+  assert.equal(queueDir('/d', '/', 'q1'), '/d/vhosts/%2F/queues/q1');
+  assert.equal(streamPartitionDir('/d', '/', 't', 3), '/d/vhosts/%2F/streams/t/3');
+});
