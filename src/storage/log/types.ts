@@ -26,6 +26,8 @@ export interface PartitionLogOptions {
   fsyncIntervalMs?: number;
   /** Largest single append (bytes). */
   appendBytesMax?: number;
+  /** Offset of the first record of a new, empty log (default 0). */
+  initialOffset?: number;
 }
 
 export interface AppendResult {

@@ -1,0 +1,378 @@
+// FilePartitionLog: the segmented, checksummed, append-only partition log (design.md §2) behind the
+// PartitionLog interface. One writer: appends are serialised; each is one gather write. Durability per
+// fsync policy, with group commit for 'always': a durable append waits for an fdatasync that began after
+// its write completed, and one fdatasync covers every append made while the previous one ran.
+import { BrokerError, ErrorCode, StorageError, toStorageError } from '../../lib/errors.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { Limits } from '../../lib/limits.js';
+import { childLogger } from '../../lib/logger.js';
+import { Segment } from './segment.js';
+import {
+  batchBaseOffset,
+  batchLastOffsetDelta,
+  batchMaxTimestamp,
+  BATCH_LENGTH_PREFIX_BYTES,
+  checkBatch,
+  decodeBatch,
+  encodeBatch,
+  setBatchBaseOffset,
+  type Record,
+  type RecordInput,
+} from './record-batch.js';
+import type { AppendOptions, AppendResult, FsyncPolicy, PartitionLog, PartitionLogOptions, ReadResult } from './types.js';
+import type { FileSystem } from '../fs/file-system.js';
+
+interface SyncWaiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class FilePartitionLog implements PartitionLog {
+  private readonly log = childLogger('storage');
+  private readonly segments: Segment[];
+  private writeTail: Promise<unknown> = Promise.resolve();
+  private failed: StorageError | undefined;
+  private closed = false;
+  private readonly listeners = new Set<(nextOffset: number) => void>();
+  // group commit
+  private syncWaiters: SyncWaiter[] = [];
+  private syncRunning = false;
+  private intervalTimer: NodeJS.Timeout | undefined;
+  private dirtySinceSync = false;
+  private startOffset: number;
+
+  private readonly fs: FileSystem;
+  private readonly clock: Clock;
+  private readonly segmentBytesMax: number;
+  private readonly segmentAgeMsMax: number;
+  private readonly indexIntervalBytes: number;
+  private readonly retentionMs: number;
+  private readonly retentionBytes: number;
+  private readonly fsyncPolicy: FsyncPolicy;
+  private readonly appendBytesMax: number;
+
+  private constructor(readonly dir: string, opts: PartitionLogOptions, segments: Segment[]) {
+    this.fs = opts.fs;
+    this.clock = opts.clock ?? systemClock;
+    this.segmentBytesMax = opts.segmentBytesMax ?? Limits.segmentBytesDefault;
+    this.segmentAgeMsMax = opts.segmentAgeMsMax ?? -1;
+    this.indexIntervalBytes = opts.indexIntervalBytes ?? Limits.indexIntervalBytes;
+    this.retentionMs = opts.retentionMs ?? -1;
+    this.retentionBytes = opts.retentionBytes ?? -1;
+    this.fsyncPolicy = opts.fsync ?? 'always';
+    this.appendBytesMax = opts.appendBytesMax ?? Limits.batchBytesMax;
+    this.segments = segments;
+    this.startOffset = segments[0]!.baseOffset;
+    if (this.fsyncPolicy === 'interval') {
+      this.intervalTimer = setInterval(() => {
+        if (this.dirtySinceSync) void this.groupSync().catch(() => undefined);
+      }, opts.fsyncIntervalMs ?? 200);
+      this.intervalTimer.unref();
+    }
+  }
+
+  static async open(opts: PartitionLogOptions): Promise<FilePartitionLog> {
+    const { fs, dir } = opts;
+    const interval = opts.indexIntervalBytes ?? Limits.indexIntervalBytes;
+    await fs.mkdir(dir);
+    const names = await fs.list(dir);
+    const bases = names
+      .filter((n) => /^\d{20}\.log$/.test(n))
+      .map((n) => Number(n.slice(0, 20)))
+      .sort((a, b) => a - b);
+    // Stray index files without a log, and temporary files, are removed.
+    for (const n of names) {
+      const m = /^(\d{20})\.(index|timeindex)$/.exec(n);
+      if (m && !bases.includes(Number(m[1]))) await fs.unlink(`${dir}/${n}`).catch(() => undefined);
+    }
+    const segments: Segment[] = [];
+    try {
+      for (let i = 0; i < bases.length; i++) {
+        const seg = await Segment.open(fs, dir, bases[i]!, interval, i === bases.length - 1);
+        const prev = segments[segments.length - 1];
+        if (prev && prev.nextOffset !== seg.baseOffset) {
+          throw new StorageError('CORRUPT', `segment ${seg.path} starts at offset ${seg.baseOffset} but the previous segment ends at ${prev.nextOffset}`, seg.path, 0);
+        }
+        segments.push(seg);
+      }
+      if (segments.length === 0) segments.push(await Segment.create(fs, dir, opts.initialOffset ?? 0, interval));
+    } catch (err) {
+      await Promise.allSettled(segments.map((s) => s.close()));
+      throw err;
+    }
+    return new FilePartitionLog(dir, opts, segments);
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+
+  get nextOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.sizeBytes;
+    return n;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  // ---- append --------------------------------------------------------------------------------------------
+
+  append(batches: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new StorageError('CLOSED', `log ${this.dir} is closed`));
+    if (this.failed) return Promise.reject(this.failed);
+    if (batches.length > this.appendBytesMax) {
+      return Promise.reject(new BrokerError(ErrorCode.LimitExceeded, `append of ${batches.length} bytes exceeds ${this.appendBytesMax}`));
+    }
+    // Validate everything before anything is written.
+    const starts: number[] = [];
+    let p = 0;
+    while (p < batches.length) {
+      const c = checkBatch(batches, p, batches.length, this.appendBytesMax);
+      if (!c.ok) return Promise.reject(new BrokerError(ErrorCode.CorruptData, `invalid record batch at byte ${p}: ${c.reason}`, { reason: c.reason, position: p }));
+      starts.push(p);
+      p += c.sizeBytes;
+    }
+    if (starts.length === 0) return Promise.reject(new BrokerError(ErrorCode.InvalidArgument, 'append of no batches'));
+    const run = this.writeTail.then(() => this.write(batches, starts));
+    this.writeTail = run.catch(() => undefined);
+    const durable = opts.durable ?? true;
+    if (this.fsyncPolicy !== 'always' || !durable) return run;
+    return run.then((r) => this.groupSync().then(() => r));
+  }
+
+  appendRecords(records: readonly RecordInput[], opts?: AppendOptions): Promise<AppendResult> {
+    return this.append(encodeBatch(records), opts);
+  }
+
+  private async write(buf: Buffer, starts: number[]): Promise<AppendResult> {
+    if (this.failed) throw this.failed;
+    if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
+    const now = this.clock.nowMs();
+    const active = this.active;
+    if (active.sizeBytes > 0 && (active.sizeBytes + buf.length > this.segmentBytesMax || (this.segmentAgeMsMax >= 0 && now - active.firstAppendMs >= this.segmentAgeMsMax))) {
+      await this.roll();
+    }
+    const baseOffset = this.active.nextOffset;
+    let next = baseOffset;
+    for (const s of starts) {
+      setBatchBaseOffset(buf, s, next);
+      next += batchLastOffsetDelta(buf, s) + 1;
+    }
+    try {
+      await this.active.append(buf, starts, now);
+    } catch (err) {
+      this.failed = toStorageError(err, this.active.path);
+      this.log.error({ file: this.active.path, kind: this.failed.kind, err: this.failed.message }, 'append failed; log refuses writes until reopened');
+      throw this.failed;
+    }
+    this.dirtySinceSync = true;
+    for (const l of this.listeners) l(next);
+    return { baseOffset, lastOffset: next - 1, sizeBytes: buf.length };
+  }
+
+  private async roll(): Promise<void> {
+    const old = this.active;
+    await old.syncAll();
+    this.segments.push(await Segment.create(this.fs, this.dir, old.nextOffset, this.indexIntervalBytes));
+  }
+
+  /** Group commit: resolves after an fdatasync that started after this call. */
+  private groupSync(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject });
+      if (!this.syncRunning) void this.runSyncs();
+    });
+  }
+
+  private async runSyncs(): Promise<void> {
+    this.syncRunning = true;
+    while (this.syncWaiters.length > 0) {
+      const waiters = this.syncWaiters;
+      this.syncWaiters = [];
+      this.dirtySinceSync = false;
+      try {
+        await this.active.sync();
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        const e = toStorageError(err, this.active.path);
+        this.failed ??= e;
+        for (const w of waiters) w.reject(e);
+      }
+    }
+    this.syncRunning = false;
+  }
+
+  // ---- read ----------------------------------------------------------------------------------------------
+
+  private segmentFor(offset: number): Segment | undefined {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let ans: Segment | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segments[mid]!;
+      if (s.baseOffset <= offset) {
+        ans = s;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    // An empty (just rolled) segment holds nothing; the offset then lives in an earlier one, or nowhere.
+    return ans;
+  }
+
+  async read(offset: number, maxBytes: number): Promise<ReadResult> {
+    if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
+    const end = this.nextOffset;
+    if (offset < this.startOffset || offset > end) {
+      throw new BrokerError(ErrorCode.OffsetOutOfRange, `offset ${offset} is outside [${this.startOffset}, ${end}]`, { logStartOffset: this.startOffset, nextOffset: end });
+    }
+    const result: ReadResult = { data: Buffer.alloc(0), nextOffset: end, logStartOffset: this.startOffset };
+    if (offset === end) return result;
+    let seg = this.segmentFor(offset);
+    while (seg && offset >= seg.nextOffset) {
+      const i = this.segments.indexOf(seg);
+      seg = this.segments[i + 1];
+    }
+    if (!seg) return result;
+    const pos = await seg.positionOf(offset);
+    const size = seg.sizeBytes;
+    if (pos >= size) return result;
+    let want = Math.min(Math.max(maxBytes, 1), size - pos);
+    let buf = Buffer.allocUnsafe(want);
+    let n = await seg.file.read(buf, 0, want, pos);
+    if (n >= BATCH_LENGTH_PREFIX_BYTES) {
+      const first = buf.readInt32BE(8) + BATCH_LENGTH_PREFIX_BYTES;
+      if (first > n && pos + first <= size) {
+        // Always return at least one whole batch.
+        want = first;
+        buf = Buffer.allocUnsafe(want);
+        n = await seg.file.read(buf, 0, want, pos);
+      }
+    }
+    // Trim to whole batches.
+    let p = 0;
+    while (p + BATCH_LENGTH_PREFIX_BYTES <= n) {
+      const len = buf.readInt32BE(p + 8) + BATCH_LENGTH_PREFIX_BYTES;
+      if (len < BATCH_LENGTH_PREFIX_BYTES || p + len > n) break;
+      p += len;
+    }
+    result.data = buf.subarray(0, p);
+    return result;
+  }
+
+  async readRecords(offset: number, maxRecords: number, maxBytes = 1024 * 1024): Promise<Record[]> {
+    const { data } = await this.read(offset, maxBytes);
+    const out: Record[] = [];
+    let p = 0;
+    while (p < data.length && out.length < maxRecords) {
+      const c = checkBatch(data, p, data.length);
+      if (!c.ok) throw new StorageError('CORRUPT', `log ${this.dir}: batch at offset ~${offset} does not check (${c.reason})`, this.dir);
+      for (const r of decodeBatch(data, p)) {
+        if (r.offset >= offset && out.length < maxRecords) out.push(r);
+      }
+      p += c.sizeBytes;
+    }
+    return out;
+  }
+
+  async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
+    for (const seg of this.segments) {
+      if (seg.sizeBytes === 0 || seg.maxTimestamp < timestampMs) continue;
+      let pos = seg.positionForTimestamp(timestampMs);
+      const size = seg.sizeBytes;
+      while (pos < size) {
+        const head = Buffer.allocUnsafe(BATCH_LENGTH_PREFIX_BYTES);
+        await seg.file.read(head, 0, head.length, pos);
+        const len = head.readInt32BE(8) + BATCH_LENGTH_PREFIX_BYTES;
+        const batch = Buffer.allocUnsafe(len);
+        await seg.file.read(batch, 0, len, pos);
+        if (batchMaxTimestamp(batch, 0) >= timestampMs) {
+          for (const r of decodeBatch(batch, 0)) if (r.timestamp >= timestampMs && r.offset >= this.startOffset) return r.offset;
+        }
+        pos += len;
+      }
+    }
+    return undefined;
+  }
+
+  // ---- retention -----------------------------------------------------------------------------------------
+
+  enforceRetention(): Promise<number> {
+    const run = this.writeTail.then(async () => {
+      let removed = 0;
+      const now = this.clock.nowMs();
+      let total = this.sizeBytes;
+      while (this.segments.length > 1) {
+        const oldest = this.segments[0]!;
+        const byTime = this.retentionMs >= 0 && oldest.maxTimestamp >= 0 && now - oldest.maxTimestamp > this.retentionMs;
+        const byBytes = this.retentionBytes >= 0 && total - oldest.sizeBytes >= this.retentionBytes;
+        if (!byTime && !byBytes) break;
+        total -= oldest.sizeBytes;
+        await this.dropOldest();
+        removed++;
+      }
+      return removed;
+    });
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  deleteBefore(offset: number): Promise<number> {
+    const run = this.writeTail.then(async () => {
+      let removed = 0;
+      if (this.active.sizeBytes > 0 && this.active.nextOffset <= offset) await this.roll();
+      while (this.segments.length > 1 && this.segments[0]!.nextOffset <= offset) {
+        await this.dropOldest();
+        removed++;
+      }
+      return removed;
+    });
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async dropOldest(): Promise<void> {
+    const seg = this.segments.shift()!;
+    this.startOffset = this.segments[0]!.baseOffset;
+    await seg.remove();
+    await this.fs.syncDir(this.dir).catch(() => undefined);
+    this.log.debug({ dir: this.dir, baseOffset: seg.baseOffset }, 'segment deleted');
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------------
+
+  onAppend(listener: (nextOffset: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async flush(): Promise<void> {
+    await this.writeTail;
+    if (this.failed) throw this.failed;
+    await this.groupSync();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    await this.writeTail;
+    if (!this.failed) await this.active.syncAll().catch(() => undefined);
+    this.closed = true;
+    await Promise.allSettled(this.segments.map((s) => s.close()));
+  }
+
+  async destroy(): Promise<void> {
+    await this.close();
+    await this.fs.rmdir(this.dir);
+  }
+}
