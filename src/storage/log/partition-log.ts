@@ -247,7 +247,7 @@ export class FilePartitionLog implements PartitionLog {
     const pos = await seg.positionOf(offset);
     const size = seg.sizeBytes;
     if (pos >= size) return result;
-    let want = Math.min(Math.max(maxBytes, 1), size - pos);
+    let want = Math.min(Math.max(maxBytes, BATCH_LENGTH_PREFIX_BYTES), size - pos);
     let buf = Buffer.allocUnsafe(want);
     let n = await seg.file.read(buf, 0, want, pos);
     if (n >= BATCH_LENGTH_PREFIX_BYTES) {
