@@ -56,6 +56,7 @@ export class LocalMetaStore implements MetaStore {
     }
     const journalPath = joinPath(dir, JOURNAL);
     const journal = await fs.open(journalPath, 'rw');
+    await fs.syncDir(dir);
     const store = new LocalMetaStore(fs, dir, journal, seq, opts.journalBytesMax ?? Limits.metaJournalBytesMax);
     for (const r of snapRecords) store.records.set(mapKey(r.kind, r.key), r);
     try {
