@@ -1,0 +1,592 @@
+// Queue: RabbitMQ classic-queue semantics on a log (design.md §3). Records live in a PartitionLog;
+// the ReadyIndex holds what is ready; in-flight deliveries are tracked per consumer; settlement (ack,
+// dead-letter, expiry, drop) is persisted in a SettlementLog. Bodies are read from the log at delivery
+// time, a batch of consecutive records at once.
+import { BrokerError, ErrorCode } from '../../lib/errors.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { childLogger } from '../../lib/logger.js';
+import type { PartitionLog } from '../../storage/log/types.js';
+import type { Record } from '../../storage/log/record-batch.js';
+import type { SettlementLogApi } from '../../storage/queue-state/types.js';
+import type { Message } from '../message.js';
+import { addXDeath, decodeMessage, encodeMessage, type DeathReason } from '../message-codec.js';
+import { newReadyEntry, ReadyIndex, type ReadyEntry } from './ready-index.js';
+
+export type OverflowPolicy = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+
+/** Queue arguments, protocol-neutral (AMQP x-arguments map onto these). */
+export interface QueueArguments {
+  messageTtlMs?: number;
+  expiresMs?: number;
+  maxLength?: number;
+  maxLengthBytes?: number;
+  overflow?: OverflowPolicy;
+  deadLetterExchange?: string;
+  deadLetterRoutingKey?: string;
+  maxPriority?: number;
+  singleActiveConsumer?: boolean;
+}
+
+export interface Delivery {
+  /** Queue-local id, increasing; the handle for ack / nack / reject. */
+  deliveryId: number;
+  offset: number;
+  message: Message;
+  redelivered: boolean;
+  deliveryCount: number;
+}
+
+export interface QueueConsumer {
+  /** Deliveries for this consumer, in order; called with batches. */
+  deliver(queue: Queue, consumerTag: string, deliveries: Delivery[]): void;
+  /** The queue cancelled this consumer (deleted, or similar). */
+  cancelled(queue: Queue, consumerTag: string, reason: string): void;
+}
+
+export interface ConsumerOptions {
+  /** 0 = unlimited. */
+  prefetchCount?: number;
+  noAck?: boolean;
+  exclusive?: boolean;
+  priority?: number;
+}
+
+export interface DeadLetterSink {
+  /** Routes dead-lettered messages (x-death already added); resolves once they are stored. */
+  deadLetter(queue: Queue, messages: Message[], exchange: string, routingKey: string | undefined): Promise<void>;
+}
+
+export interface QueueOptions {
+  vhost: string;
+  name: string;
+  log: PartitionLog;
+  state: SettlementLogApi;
+  durable?: boolean;
+  autoDelete?: boolean;
+  /** Connection id owning an exclusive queue. */
+  exclusiveOwner?: string;
+  arguments?: QueueArguments;
+  clock?: Clock;
+  deadLetterSink?: DeadLetterSink;
+  /** Called when the queue should be deleted: auto-delete after its last consumer, or x-expires. */
+  onUnused?: (queue: Queue, reason: 'auto-delete' | 'expired') => void;
+}
+
+export type PublishOutcome = { ok: true; offset: number } | { ok: false; error: BrokerError };
+
+interface ConsumerEntry {
+  tag: string;
+  consumer: QueueConsumer;
+  prefetch: number;
+  noAck: boolean;
+  priority: number;
+  unacked: number;
+}
+
+interface InFlight {
+  offset: number;
+  sizeBytes: number;
+  priority: number;
+  expiresAt: number;
+  deliveryCount: number;
+  consumerTag: string | undefined;
+}
+
+/** Records read per log read when delivering. */
+const READ_BATCH_BYTES = 256 * 1024;
+/** Deliveries per drain turn before yielding to the event loop. */
+const DRAIN_TURN_MAX = 2048;
+
+export class Queue {
+  readonly vhost: string;
+  readonly name: string;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly exclusiveOwner: string | undefined;
+  readonly arguments: QueueArguments;
+  private readonly log: PartitionLog;
+  private readonly state: SettlementLogApi;
+  private readonly clock: Clock;
+  private readonly ready: ReadyIndex;
+  private readonly inflight = new Map<number, InFlight>();
+  private readonly consumers: ConsumerEntry[] = [];
+  private rr = 0;
+  private nextDeliveryId = 1;
+  private drainScheduled = false;
+  private draining = false;
+  private closed = false;
+  private hadConsumer = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private unusedTimer: NodeJS.Timeout | undefined;
+  private settlesSinceTrim = 0;
+  private readonly cache = new Map<number, Record>();
+  private readonly scratch: ReadyEntry = newReadyEntry();
+  private readonly logger = childLogger('queue');
+
+  private constructor(private readonly opts: QueueOptions) {
+    this.vhost = opts.vhost;
+    this.name = opts.name;
+    this.durable = opts.durable ?? true;
+    this.autoDelete = opts.autoDelete ?? false;
+    this.exclusiveOwner = opts.exclusiveOwner;
+    this.arguments = opts.arguments ?? {};
+    this.log = opts.log;
+    this.state = opts.state;
+    this.clock = opts.clock ?? systemClock;
+    this.ready = new ReadyIndex(this.arguments.maxPriority ?? 0);
+  }
+
+  /** Opens a queue over its log and settlement state; every unsettled record becomes ready again. */
+  static async open(opts: QueueOptions): Promise<Queue> {
+    const q = new Queue(opts);
+    await q.recoverFromLog();
+    q.touch();
+    return q;
+  }
+
+  private async recoverFromLog(): Promise<void> {
+    let o = Math.max(this.state.lowWatermark, this.log.logStartOffset);
+    const end = this.log.nextOffset;
+    while (o < end) {
+      const records = await this.log.readRecords(o, 100_000, 4 * 1024 * 1024);
+      if (records.length === 0) break;
+      for (const r of records) {
+        if (!this.state.isSettled(r.offset)) {
+          const m = decodeMessage(r);
+          this.ready.push(r.offset, recordBytes(r), m.properties.priority ?? 0, this.expiryOf(m, r.timestamp), this.state.deliveryCount(r.offset));
+        }
+        o = r.offset + 1;
+      }
+    }
+  }
+
+  // ---- counts --------------------------------------------------------------------------------------------
+
+  get messageCount(): number {
+    return this.ready.length;
+  }
+
+  get messageBytes(): number {
+    return this.ready.sizeBytes;
+  }
+
+  get unackedCount(): number {
+    return this.inflight.size;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
+
+  // ---- publish -------------------------------------------------------------------------------------------
+
+  private expiryOf(m: Message, enqueuedAt: number): number {
+    const q = this.arguments.messageTtlMs;
+    const p = m.properties.expirationMs;
+    const ttl = q === undefined ? p : p === undefined ? q : Math.min(p, q);
+    return ttl === undefined ? 0 : enqueuedAt + ttl;
+  }
+
+  /**
+   * Appends messages as one batch. Per message: ok with its offset, or an Overflow error when the queue is
+   * full under reject-publish. Resolves when the append is durable per the log's fsync policy (transient
+   * messages pass durable=false).
+   */
+  async publish(messages: readonly Message[], opts: { durable?: boolean } = {}): Promise<PublishOutcome[]> {
+    this.checkOpen();
+    const outcomes: PublishOutcome[] = new Array(messages.length);
+    const accepted: Message[] = [];
+    const overflow = this.arguments.overflow ?? 'drop-head';
+    let count = this.ready.length;
+    let bytes = this.ready.sizeBytes;
+    const now = this.clock.nowMs();
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+      if (overflow !== 'drop-head' && (this.full(count, bytes, size))) {
+        outcomes[i] = { ok: false, error: new BrokerError(ErrorCode.Overflow, `queue '${this.name}' in vhost '${this.vhost}' is full (x-overflow ${overflow})`) };
+        continue;
+      }
+      count++;
+      bytes += size;
+      outcomes[i] = { ok: true, offset: -1 };
+      accepted.push(m);
+    }
+    if (accepted.length === 0) return outcomes;
+    const records = accepted.map((m) => encodeMessage(m.timestamp ? m : { ...m, timestamp: now }));
+    const result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
+    let offset = result.baseOffset;
+    let k = 0;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i]!;
+      if (!o.ok) continue;
+      const m = accepted[k]!;
+      const r = records[k]!;
+      (o as { offset: number }).offset = offset;
+      this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
+      offset++;
+      k++;
+    }
+    if (overflow === 'drop-head') await this.dropHeadOverflow();
+    this.scheduleDrain();
+    return outcomes;
+  }
+
+  private full(count: number, bytes: number, incoming: number): boolean {
+    const { maxLength, maxLengthBytes } = this.arguments;
+    return (maxLength !== undefined && count + 1 > maxLength) || (maxLengthBytes !== undefined && bytes + incoming > maxLengthBytes);
+  }
+
+  private async dropHeadOverflow(): Promise<void> {
+    const { maxLength, maxLengthBytes } = this.arguments;
+    if (maxLength === undefined && maxLengthBytes === undefined) return;
+    const dropped: ReadyEntry[] = [];
+    while (
+      this.ready.length > 0 &&
+      ((maxLength !== undefined && this.ready.length > maxLength) || (maxLengthBytes !== undefined && this.ready.sizeBytes > maxLengthBytes))
+    ) {
+      const e = newReadyEntry();
+      this.ready.shiftOldest(e);
+      dropped.push(e);
+    }
+    if (dropped.length > 0) await this.deadLetterEntries(dropped, 'maxlen');
+  }
+
+  // ---- consumers -----------------------------------------------------------------------------------------
+
+  addConsumer(tag: string, consumer: QueueConsumer, opts: ConsumerOptions = {}): void {
+    this.checkOpen();
+    if (this.consumers.some((c) => c.tag === tag)) throw new BrokerError(ErrorCode.NotAllowed, `consumer tag '${tag}' is already in use on queue '${this.name}'`);
+    if (this.consumers.some((c) => c.tag.startsWith('\u0000x:')) || (opts.exclusive && this.consumers.length > 0)) {
+      throw new BrokerError(ErrorCode.ResourceLocked, `queue '${this.name}' in vhost '${this.vhost}' in exclusive use`);
+    }
+    const entry: ConsumerEntry = { tag: opts.exclusive ? '\u0000x:' + tag : tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, priority: opts.priority ?? 0, unacked: 0 };
+    (entry as { publicTag?: string }).publicTag = tag;
+    this.consumers.push(entry);
+    // Higher priority first; stable among equals (insertion order).
+    this.consumers.sort((a, b) => b.priority - a.priority);
+    this.hadConsumer = true;
+    this.touch();
+    this.scheduleDrain();
+  }
+
+  private find(tag: string): number {
+    return this.consumers.findIndex((c) => publicTag(c) === tag);
+  }
+
+  /** Removes a consumer and returns its unacked deliveries to the ready set (flagged redelivered). */
+  removeConsumer(tag: string): boolean {
+    const i = this.find(tag);
+    if (i < 0) return false;
+    this.consumers.splice(i, 1);
+    for (const [id, f] of this.inflight) {
+      if (f.consumerTag === tag) {
+        this.inflight.delete(id);
+        this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+      }
+    }
+    if (this.consumers.length === 0 && this.hadConsumer && this.autoDelete) this.opts.onUnused?.(this, 'auto-delete');
+    this.touch();
+    this.scheduleDrain();
+    return true;
+  }
+
+  /** The single active consumer's tag when x-single-active-consumer is set. */
+  get activeConsumerTag(): string | undefined {
+    return this.arguments.singleActiveConsumer && this.consumers.length > 0 ? publicTag(this.firstRegistered()) : undefined;
+  }
+
+  private firstRegistered(): ConsumerEntry {
+    return this.consumers[0]!;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.closed) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      void this.drain().catch((err: Error) => this.logger.error({ queue: this.name, err: err.message }, 'delivery failed'));
+    });
+  }
+
+  private pickConsumer(): ConsumerEntry | undefined {
+    const n = this.consumers.length;
+    if (n === 0) return undefined;
+    if (this.arguments.singleActiveConsumer) {
+      const c = this.consumers[0]!;
+      return c.prefetch === 0 || c.unacked < c.prefetch ? c : undefined;
+    }
+    // Round robin within the highest priority that has capacity.
+    let i = 0;
+    while (i < n) {
+      const prio = this.consumers[i]!.priority;
+      let j = i;
+      while (j < n && this.consumers[j]!.priority === prio) j++;
+      const width = j - i;
+      for (let k = 0; k < width; k++) {
+        const c = this.consumers[i + ((this.rr + k) % width)]!;
+        if (c.prefetch === 0 || c.unacked < c.prefetch) {
+          this.rr = (this.rr + k + 1) % width;
+          return c;
+        }
+      }
+      i = j;
+    }
+    return undefined;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    try {
+      for (;;) {
+        await this.expireHead();
+        const batch: Array<{ c: ConsumerEntry; e: ReadyEntry }> = [];
+        while (batch.length < DRAIN_TURN_MAX && this.ready.length > 0) {
+          const c = this.pickConsumer();
+          if (!c) break;
+          const e = newReadyEntry();
+          this.ready.shift(e);
+          c.unacked++;
+          batch.push({ c, e });
+        }
+        if (batch.length === 0) break;
+        await this.deliverBatch(batch);
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async bodyOf(offset: number): Promise<Record> {
+    let r = this.cache.get(offset);
+    if (r) {
+      this.cache.delete(offset);
+      return r;
+    }
+    if (this.cache.size > 10_000) this.cache.clear();
+    const records = await this.log.readRecords(offset, 10_000, READ_BATCH_BYTES);
+    for (const rec of records) if (!this.state.isSettled(rec.offset)) this.cache.set(rec.offset, rec);
+    r = this.cache.get(offset);
+    if (!r) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': record ${offset} is missing from its log`);
+    this.cache.delete(offset);
+    return r;
+  }
+
+  private async deliverBatch(batch: Array<{ c: ConsumerEntry; e: ReadyEntry }>): Promise<void> {
+    const per = new Map<ConsumerEntry, Delivery[]>();
+    for (const { c, e } of batch) {
+      const rec = await this.bodyOf(e.offset);
+      if (!this.consumers.includes(c)) {
+        // Consumer went away while we read: back to ready.
+        this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+        continue;
+      }
+      const id = this.nextDeliveryId++;
+      const d: Delivery = { deliveryId: id, offset: e.offset, message: decodeMessage(rec), redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
+      if (c.noAck) {
+        c.unacked--;
+        this.settleOffset(e.offset);
+      } else {
+        this.state.markDelivered(e.offset);
+        this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: publicTag(c) });
+      }
+      let list = per.get(c);
+      if (!list) per.set(c, (list = []));
+      list.push(d);
+    }
+    for (const [c, list] of per) c.consumer.deliver(this, publicTag(c), list);
+  }
+
+  /** basic.get: the next ready message, or undefined. */
+  async get(noAck: boolean): Promise<Delivery | undefined> {
+    this.checkOpen();
+    this.touch();
+    await this.expireHead();
+    const e = newReadyEntry();
+    if (!this.ready.shift(e)) return undefined;
+    const rec = await this.bodyOf(e.offset);
+    const id = this.nextDeliveryId++;
+    if (noAck) this.settleOffset(e.offset);
+    else {
+      this.state.markDelivered(e.offset);
+      this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: undefined });
+    }
+    return { deliveryId: id, offset: e.offset, message: decodeMessage(rec), redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
+  }
+
+  // ---- settlement ----------------------------------------------------------------------------------------
+
+  private take(id: number): InFlight {
+    const f = this.inflight.get(id);
+    if (!f) throw new BrokerError(ErrorCode.PreconditionFailed, `unknown delivery tag ${id}`);
+    this.inflight.delete(id);
+    if (f.consumerTag !== undefined) {
+      const i = this.find(f.consumerTag);
+      if (i >= 0) this.consumers[i]!.unacked--;
+    }
+    return f;
+  }
+
+  /** Acknowledges deliveries. Every id must be in flight (checked before anything changes). */
+  ack(ids: readonly number[]): void {
+    for (const id of ids) if (!this.inflight.has(id)) throw new BrokerError(ErrorCode.PreconditionFailed, `unknown delivery tag ${id}`);
+    for (const id of ids) this.settleOffset(this.take(id).offset);
+    this.scheduleDrain();
+  }
+
+  /** In-flight delivery ids up to and including `upTo` (AMQP multiple=true), optionally of one consumer. */
+  inFlightUpTo(upTo: number, consumerTag?: string): number[] {
+    const out: number[] = [];
+    for (const [id, f] of this.inflight) if (id <= upTo && (consumerTag === undefined || f.consumerTag === consumerTag)) out.push(id);
+    return out;
+  }
+
+  /** nack / reject: requeue to the original position, or dead-letter (reason 'rejected') and settle. */
+  async nack(ids: readonly number[], requeue: boolean): Promise<void> {
+    for (const id of ids) if (!this.inflight.has(id)) throw new BrokerError(ErrorCode.PreconditionFailed, `unknown delivery tag ${id}`);
+    const dead: ReadyEntry[] = [];
+    for (const id of ids) {
+      const f = this.take(id);
+      if (requeue) this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+      else dead.push({ offset: f.offset, sizeBytes: f.sizeBytes, expiresAt: f.expiresAt, deliveryCount: f.deliveryCount, priority: f.priority });
+    }
+    if (dead.length > 0) await this.deadLetterEntries(dead, 'rejected');
+    this.scheduleDrain();
+  }
+
+  /** basic.recover: requeues every unacked delivery of a consumer. */
+  recover(consumerTag: string): void {
+    for (const [id, f] of this.inflight) {
+      if (f.consumerTag !== consumerTag) continue;
+      this.take(id);
+      this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+    }
+    this.scheduleDrain();
+  }
+
+  private settleOffset(offset: number): void {
+    this.state.settle(offset);
+    if (++this.settlesSinceTrim >= 10_000) {
+      this.settlesSinceTrim = 0;
+      void this.trimLog();
+    }
+  }
+
+  /** Frees whole segments below the settlement low watermark. */
+  async trimLog(): Promise<number> {
+    await this.state.flush();
+    return this.log.deleteBefore(this.state.lowWatermark);
+  }
+
+  // ---- expiry and dead-lettering -------------------------------------------------------------------------
+
+  /** Expires ready messages at the head whose TTL has passed (RabbitMQ: only at the head). */
+  async expireHead(): Promise<number> {
+    const now = this.clock.nowMs();
+    const expired: ReadyEntry[] = [];
+    while (this.ready.peek(this.scratch) && this.scratch.expiresAt !== 0 && this.scratch.expiresAt < now) {
+      const e = newReadyEntry();
+      this.ready.shift(e);
+      expired.push(e);
+    }
+    if (expired.length > 0) await this.deadLetterEntries(expired, 'expired');
+    this.armExpiryTimer();
+    return expired.length;
+  }
+
+  private armExpiryTimer(): void {
+    if (this.expiryTimer || this.closed) return;
+    if (!this.ready.peek(this.scratch) || this.scratch.expiresAt === 0) return;
+    const delay = Math.max(0, this.scratch.expiresAt - this.clock.nowMs() + 1);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.scheduleDrain();
+    }, Math.min(delay, 2 ** 31 - 1));
+    this.expiryTimer.unref();
+  }
+
+  private async deadLetterEntries(entries: ReadyEntry[], reason: DeathReason): Promise<void> {
+    const dlx = this.arguments.deadLetterExchange;
+    const sink = this.opts.deadLetterSink;
+    if (dlx !== undefined && sink) {
+      const now = this.clock.nowMs();
+      const messages: Message[] = [];
+      for (const e of entries) {
+        const m = decodeMessage(await this.bodyOf(e.offset));
+        messages.push(
+          addXDeath(m, {
+            queue: this.name,
+            reason,
+            exchange: m.exchange ?? '',
+            routingKeys: [m.routingKey ?? ''],
+            timeMs: now,
+            originalExpiration: m.properties.expirationMs,
+          }),
+        );
+      }
+      await sink.deadLetter(this, messages, dlx, this.arguments.deadLetterRoutingKey);
+    }
+    for (const e of entries) this.settleOffset(e.offset);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------------
+
+  /** Settles every ready message; returns how many. */
+  purge(): number {
+    const n = this.ready.length;
+    const e = newReadyEntry();
+    while (this.ready.shift(e)) this.settleOffset(e.offset);
+    this.cache.clear();
+    return n;
+  }
+
+  /** Marks use for x-expires. */
+  private touch(): void {
+    const ms = this.arguments.expiresMs;
+    if (ms === undefined || this.closed) return;
+    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    this.unusedTimer = undefined;
+    if (this.consumers.length > 0) return;
+    this.unusedTimer = setTimeout(() => {
+      if (this.consumers.length === 0 && !this.closed) this.opts.onUnused?.(this, 'expired');
+    }, ms);
+    this.unusedTimer.unref();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BrokerError(ErrorCode.NotFound, `no queue '${this.name}' in vhost '${this.vhost}'`);
+  }
+
+  /** Flushes settlement state and closes the log (a broker restart). In-flight messages stay unsettled. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    await this.state.close();
+    await this.log.close();
+  }
+
+  /** Deletes the queue: cancels consumers, removes its data. */
+  async delete(reason = 'queue deleted'): Promise<number> {
+    const n = this.ready.length;
+    const consumers = this.consumers.splice(0);
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    for (const c of consumers) c.consumer.cancelled(this, publicTag(c), reason);
+    await this.state.destroy();
+    await this.log.destroy();
+    return n;
+  }
+}
+
+function publicTag(c: ConsumerEntry): string {
+  return (c as { publicTag?: string }).publicTag ?? c.tag;
+}
+
+function recordBytes(r: Record): number {
+  return (r.value?.length ?? 0) + (r.key?.length ?? 0);
+}
