@@ -1,16 +1,22 @@
 // The Broker facade (design.md §7): the protocol-neutral entry point every protocol calls. It owns the
 // vhosts (exchanges, queues, streams, consumer groups), users and the MetaStore that persists their
 // definitions. Protocols never reach storage themselves.
+import { randomBytes } from 'node:crypto';
 import { childLogger } from '../lib/logger.js';
 import { BrokerError, ErrorCode } from '../lib/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { FileSystem } from '../storage/fs/file-system.js';
 import { NodeFileSystem } from '../storage/fs/node-fs.js';
-import { metaDir, openDataDir } from '../storage/data-dir.js';
+import { metaDir, openDataDir, vhostDir } from '../storage/data-dir.js';
 import { LocalMetaStore } from '../storage/meta/local-meta-store.js';
 import type { MetaOp, MetaStore } from '../storage/meta/meta-store.js';
 import type { FsyncPolicy } from '../storage/log/types.js';
-import type { FieldTable } from './message.js';
+import type { FieldTable, Message } from './message.js';
+import { FilePartitionLog } from '../storage/log/partition-log.js';
+import { SettlementLog } from '../storage/queue-state/settlement-log.js';
+import { joinPath } from '../storage/fs/file-system.js';
+import { queueDir } from '../storage/data-dir.js';
+import { Queue, type DeadLetterSink, type PublishOutcome, type QueueArguments } from './queues/queue.js';
 import { UserStore } from './auth/user-store.js';
 import { DEFAULT_VHOST, Vhost } from './vhost.js';
 import {
@@ -43,6 +49,15 @@ export interface BrokerHealth {
 export class Broker {
   private readonly log = childLogger('broker');
   private readonly vhosts = new Map<string, Vhost>();
+  /** Queues by vhost then name. */
+  private readonly queues = new Map<string, Map<string, Queue>>();
+  private readonly deadLetterSink: DeadLetterSink = {
+    deadLetter: async (queue, messages, exchange, routingKey) => {
+      if (!this.vhosts.get(queue.vhost)?.exchanges.lookup(exchange)) return; // RabbitMQ drops when the DLX is missing
+      const routed = messages.map((m) => ({ ...m, exchange, routingKey: routingKey ?? m.routingKey ?? '' }));
+      await this.publish(queue.vhost, exchange, routed, { skipQueue: queue.name });
+    },
+  };
   private stopping = false;
   private closed = false;
   private readonly startedAt: number;
@@ -108,8 +123,23 @@ export class Broker {
     }
   }
 
-  /** Extended by queues and streams (see the queue and stream sections). */
-  private async restoreQueuesAndStreams(): Promise<void> {}
+  /** Re-opens durable queues; removes the data of queues that were not durable (RabbitMQ drops them on restart). */
+  private async restoreQueuesAndStreams(): Promise<void> {
+    const known = new Set<string>();
+    for (const r of this.meta.list('queue')) {
+      const v = r.value as unknown as QueueDefinition;
+      if (!this.vhosts.has(v.vhost)) continue;
+      await this.openQueue(v);
+      known.add(queueDir(this.options.dataDir, v.vhost, v.name));
+    }
+    for (const vhost of this.vhosts.keys()) {
+      const dir = joinPath(vhostDir(this.options.dataDir, vhost), 'queues');
+      for (const name of await this.options.fs.list(dir)) {
+        const path = joinPath(dir, name);
+        if (!known.has(path)) await this.options.fs.rmdir(path);
+      }
+    }
+  }
 
   // ---- vhosts --------------------------------------------------------------------------------------------
 
@@ -186,9 +216,154 @@ export class Broker {
     return this.isDurableQueueOrStream(v.name, destination.name);
   }
 
-  /** Overridden knowledge of queues/streams lives in the queue and stream sections. */
-  private isDurableQueueOrStream(_vhost: string, _name: string): boolean {
-    return true;
+  private isDurableQueueOrStream(vhost: string, name: string): boolean {
+    return this.queues.get(vhost)?.get(name)?.durable ?? false;
+  }
+
+  // ---- queues --------------------------------------------------------------------------------------------
+
+  private async openQueue(def: QueueDefinition): Promise<Queue> {
+    const dir = queueDir(this.options.dataDir, def.vhost, def.name);
+    const fsync = def.durable ? this.options.fsync : 'never';
+    const log = await FilePartitionLog.open({ fs: this.options.fs, dir: joinPath(dir, 'log'), fsync, fsyncIntervalMs: this.options.fsyncIntervalMs, clock: this.options.clock, segmentBytesMax: 64 * 1024 * 1024 });
+    const state = await SettlementLog.open(this.options.fs, joinPath(dir, 'state'), { fsync });
+    const queue = await Queue.open({
+      vhost: def.vhost,
+      name: def.name,
+      log,
+      state,
+      durable: def.durable,
+      autoDelete: def.autoDelete,
+      exclusiveOwner: def.exclusiveOwner,
+      arguments: def.arguments,
+      clock: this.options.clock,
+      deadLetterSink: this.deadLetterSink,
+      onUnused: (q) => void this.deleteQueue(q.vhost, q.name).catch((err: Error) => this.log.warn({ queue: q.name, err: err.message }, 'auto-delete failed')),
+    });
+    let m = this.queues.get(def.vhost);
+    if (!m) this.queues.set(def.vhost, (m = new Map()));
+    m.set(def.name, queue);
+    this.vhost(def.vhost).exchanges.addQueue(def.name, 'queue', { durable: def.durable });
+    return queue;
+  }
+
+  getQueue(vhost: string, name: string): Queue {
+    const q = this.queues.get(vhost)?.get(name);
+    if (!q) throw new BrokerError(ErrorCode.NotFound, `no queue '${name}' in vhost '${vhost}'`);
+    return q;
+  }
+
+  listQueues(vhost: string): Queue[] {
+    return [...(this.queues.get(vhost)?.values() ?? [])];
+  }
+
+  /**
+   * Declares a queue (RabbitMQ semantics): an empty name gets a server-generated 'amq.gen-…' one; a
+   * redeclare must be equivalent (durable, exclusive, auto-delete, arguments) or fails PreconditionFailed;
+   * an exclusive queue of another owner is ResourceLocked.
+   */
+  async declareQueue(vhost: string, name: string, opts: { durable?: boolean; exclusiveOwner?: string; autoDelete?: boolean; arguments?: QueueArguments } = {}): Promise<Queue> {
+    this.checkOpen();
+    this.vhost(vhost);
+    const generated = name === '';
+    if (generated) name = `amq.gen-${randomName()}`;
+    if (Buffer.byteLength(name) > 255) throw new BrokerError(ErrorCode.InvalidArgument, 'queue name longer than 255 bytes');
+    const existing = this.queues.get(vhost)?.get(name);
+    const def: QueueDefinition = { vhost, name, durable: opts.durable ?? false, autoDelete: opts.autoDelete ?? false, exclusiveOwner: opts.exclusiveOwner, arguments: opts.arguments ?? {} };
+    if (existing) {
+      if (existing.exclusiveOwner !== undefined && existing.exclusiveOwner !== opts.exclusiveOwner) {
+        throw new BrokerError(ErrorCode.ResourceLocked, `cannot obtain exclusive access to locked queue '${name}' in vhost '${vhost}'`);
+      }
+      const ineq = (what: string, got: unknown, cur: unknown) =>
+        new BrokerError(ErrorCode.PreconditionFailed, `inequivalent arg '${what}' for queue '${name}' in vhost '${vhost}': received '${String(got)}' but current is '${String(cur)}'`);
+      if (existing.durable !== def.durable) throw ineq('durable', def.durable, existing.durable);
+      if (existing.autoDelete !== def.autoDelete) throw ineq('auto_delete', def.autoDelete, existing.autoDelete);
+      if ((existing.exclusiveOwner !== undefined) !== (def.exclusiveOwner !== undefined)) throw ineq('exclusive', def.exclusiveOwner !== undefined, existing.exclusiveOwner !== undefined);
+      for (const k of new Set([...Object.keys(existing.arguments), ...Object.keys(def.arguments)]) as Set<keyof QueueArguments>) {
+        if (existing.arguments[k] !== def.arguments[k]) throw ineq(k, def.arguments[k], existing.arguments[k]);
+      }
+      return existing;
+    }
+    if (name.startsWith('amq.') && !generated) throw new BrokerError(ErrorCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
+    const queue = await this.openQueue(def);
+    if (def.durable && def.exclusiveOwner === undefined) {
+      try {
+        await this.meta.put({ kind: 'queue', key: `${vhost}\u0000${name}`, value: JSON.parse(JSON.stringify(def)) });
+      } catch (err) {
+        await this.dropQueue(queue);
+        throw err;
+      }
+    }
+    return queue;
+  }
+
+  private async dropQueue(queue: Queue): Promise<RemovalResult> {
+    this.queues.get(queue.vhost)?.delete(queue.name);
+    const removal = this.vhost(queue.vhost).exchanges.removeQueue(queue.name);
+    await queue.delete();
+    return removal;
+  }
+
+  /** Deletes a queue; returns the number of ready messages it held. */
+  async deleteQueue(vhost: string, name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean } = {}): Promise<number> {
+    this.checkOpen();
+    const queue = this.queues.get(vhost)?.get(name);
+    if (!queue) return 0; // RabbitMQ: deleting a missing queue succeeds
+    if (opts.ifUnused && queue.consumerCount > 0) throw new BrokerError(ErrorCode.PreconditionFailed, `queue '${name}' in vhost '${vhost}' in use`);
+    if (opts.ifEmpty && queue.messageCount > 0) throw new BrokerError(ErrorCode.PreconditionFailed, `queue '${name}' in vhost '${vhost}' is not empty`);
+    const count = queue.messageCount;
+    const removal = await this.dropQueue(queue);
+    const key = `${vhost}\u0000${name}`;
+    if (this.meta.get('queue', key)) await this.meta.delete('queue', key);
+    await this.persistRemoval(vhost, removal, []);
+    return count;
+  }
+
+  /** Deletes the exclusive queues of a connection that closed. */
+  async deleteExclusiveQueues(owner: string): Promise<void> {
+    for (const m of this.queues.values()) for (const q of [...m.values()]) if (q.exclusiveOwner === owner) await this.deleteQueue(q.vhost, q.name);
+  }
+
+  // ---- publish -------------------------------------------------------------------------------------------
+
+  /**
+   * Routes messages through an exchange (each by its own routingKey and headers) and stores them in every
+   * queue they reach, one append per queue. Per message: the number of queues it reached (0 = unroutable,
+   * for mandatory) or the first error (e.g. a full reject-publish queue).
+   */
+  async publish(vhost: string, exchange: string, messages: readonly Message[], opts: { skipQueue?: string } = {}): Promise<PublishResult[]> {
+    this.checkOpen();
+    const v = this.vhost(vhost);
+    const x = v.exchanges.lookup(exchange);
+    if (!x) throw new BrokerError(ErrorCode.NotFound, `no exchange '${exchange}' in vhost '${vhost}'`);
+    const results: PublishResult[] = messages.map(() => ({ routedQueues: 0 }));
+    const perQueue = new Map<Queue, { msgs: Message[]; idx: number[] }>();
+    const qs = this.queues.get(vhost);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      const route = v.exchanges.route(exchange, m.routingKey ?? '', m.properties.headers);
+      for (const d of route.destinations) {
+        if (d.kind !== 'queue' || d.name === opts.skipQueue) continue;
+        const q = qs?.get(d.name);
+        if (!q) continue;
+        let entry = perQueue.get(q);
+        if (!entry) perQueue.set(q, (entry = { msgs: [], idx: [] }));
+        entry.msgs.push(m.exchange === undefined ? { ...m, exchange } : m);
+        entry.idx.push(i);
+      }
+    }
+    await Promise.all(
+      [...perQueue].map(async ([q, { msgs, idx }]) => {
+        const transient = !q.durable || msgs.every((m) => m.properties.persistent === false);
+        const outcomes: PublishOutcome[] = await q.publish(msgs, { durable: !transient });
+        outcomes.forEach((o, k) => {
+          const r = results[idx[k]!]!;
+          if (o.ok) r.routedQueues++;
+          else r.error ??= o.error;
+        });
+      }),
+    );
+    return results;
   }
 
   private async persistRemoval(vhost: string, removal: RemovalResult, exchanges: string[]): Promise<void> {
@@ -219,11 +394,33 @@ export class Broker {
     await this.meta.close();
   }
 
-  private async closeQueuesAndStreams(): Promise<void> {}
+  private async closeQueuesAndStreams(): Promise<void> {
+    for (const m of this.queues.values()) await Promise.allSettled([...m.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
 
   private checkOpen(): void {
     if (this.closed || this.stopping) throw new BrokerError(ErrorCode.Closed, 'broker is shutting down');
   }
+}
+
+export interface QueueDefinition {
+  vhost: string;
+  name: string;
+  durable: boolean;
+  autoDelete: boolean;
+  exclusiveOwner: string | undefined;
+  arguments: QueueArguments;
+}
+
+export interface PublishResult {
+  /** Queues the message was stored in. */
+  routedQueues: number;
+  error?: BrokerError;
+}
+
+function randomName(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 function sameArgs(a: FieldTable, b: FieldTable): boolean {
