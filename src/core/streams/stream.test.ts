@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryFileSystem } from '../../storage/fs/memory-fs.js';
+import { FilePartitionLog } from '../../storage/log/partition-log.js';
+import { decodeBatch, encodeBatch } from '../../storage/log/record-batch.js';
+import { ManualClock } from '../../lib/clock.js';
+import { BrokerError } from '../../lib/errors.js';
+import { murmur2, toPositive } from './murmur2.js';
+import { defaultStreamConfig, Stream, type PartitionLogFactory } from './stream.js';
+
+const fs = new MemoryFileSystem();
+let n = 0;
+const factory = (): PartitionLogFactory => {
+  const id = n++;
+  return (p, c) => FilePartitionLog.open({ fs, dir: `/s${id}/${p}`, segmentBytesMax: c.segmentBytes, retentionMs: c.retentionMs, retentionBytes: c.retentionBytes, fsync: 'never' });
+};
+
+test("murmur2 matches Kafka's test vectors", () => {
+  const cases: Array<[string, number]> = [
+    ['21', -973932308],
+    ['foobar', -790332482],
+    ['a-little-bit-long-string', -985981536],
+    ['a-little-bit-longer-string', -1486304829],
+    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+    ['abc', 479470107],
+  ];
+  for (const [s, h] of cases) assert.equal(murmur2(Buffer.from(s)), h, s);
+  assert.equal(toPositive(-1), 0x7fffffff);
+});
+
+test('partitions, raw batch append, messages, reads by offset and time, add partitions', async () => {
+  const s = await Stream.open('/', 't', { ...defaultStreamConfig, partitions: 3 }, factory());
+  const r = await s.appendBatches(1, encodeBatch([{ key: null, value: Buffer.from('k1'), timestamp: 100 }, { key: null, value: Buffer.from('k2'), timestamp: 200 }]));
+  assert.deepEqual([r.baseOffset, r.lastOffset], [0, 1]);
+  const key = Buffer.from('user-42');
+  await s.appendMessages([{ key, value: Buffer.from('x'), timestamp: 300, headers: [], properties: { contentType: 'text/plain' } }]);
+  const p = toPositive(murmur2(key)) % 3;
+  const got = await s.readMessages(p, 0, 10);
+  assert.equal(got.at(-1)!.message.properties.contentType, 'text/plain');
+  assert.equal(await s.offsetForTime(1, 150), 1);
+  assert.equal(s.latestOffset(1), p === 1 ? 3 : 2);
+  assert.equal(s.earliestOffset(1), 0);
+  const raw = await s.read(1, 0, 1 << 20);
+  assert.equal(decodeBatch(raw.data, 0).length, 2);
+  await s.addPartitions(5);
+  assert.equal(s.partitionCount, 5);
+  await assert.rejects(s.addPartitions(2), BrokerError);
+  assert.throws(() => s.partition(9), BrokerError);
+  await s.close();
+});
+
+test('LogAppendTime overrides record timestamps', async () => {
+  const clock = new ManualClock(5_000);
+  const s = await Stream.open('/', 'lat', { ...defaultStreamConfig, messageTimestampType: 'LogAppendTime' }, factory(), clock);
+  const r = await s.appendBatches(0, encodeBatch([{ key: null, value: Buffer.from('a'), timestamp: 1 }]));
+  assert.equal(r.logAppendTimeMs, 5_000);
+  assert.equal((await s.readMessages(0, 0, 1))[0]!.message.timestamp, 5_000);
+  await s.close();
+});
+
+test('waitForData resolves on append or after the wait', async () => {
+  const s = await Stream.open('/', 'w', { ...defaultStreamConfig, partitions: 2 }, factory());
+  const t0 = Date.now();
+  assert.equal(await s.waitForData([{ partition: 0, offset: 0 }], 30), false);
+  assert.ok(Date.now() - t0 >= 25);
+  const waiting = s.waitForData([{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], 5_000);
+  await s.appendMessages([{ key: null, value: Buffer.from('x'), timestamp: 1, headers: [], properties: {} }], 1);
+  assert.equal(await waiting, true);
+  await s.close();
+});
+
+test('bad configs are refused', async () => {
+  await assert.rejects(Stream.open('/', 'bad', { ...defaultStreamConfig, partitions: 0 }, factory()), BrokerError);
+  await assert.rejects(Stream.open('/', 'bad', { ...defaultStreamConfig, retentionMs: -5 }, factory()), BrokerError);
+});

@@ -1,0 +1,200 @@
+// Stream: a named log of N >= 1 partitions (design.md §1): a Kafka topic, or an AMQP queue declared
+// x-queue-type=stream (1 partition). Records are kept until retention removes whole segments; reading
+// never removes anything. The stream takes its partition logs from a factory, so it never builds paths.
+import { BrokerError, ErrorCode } from '../../lib/errors.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { Limits } from '../../lib/limits.js';
+import type { PartitionLog, ReadResult } from '../../storage/log/types.js';
+import { batchLastOffsetDelta, BATCH_LENGTH_PREFIX_BYTES, setLogAppendTime } from '../../storage/log/record-batch.js';
+import type { Message } from '../message.js';
+import { decodeMessage, encodeMessage } from '../message-codec.js';
+import { murmur2, toPositive } from './murmur2.js';
+
+export interface StreamConfig {
+  partitions: number;
+  /** -1 = keep forever. */
+  retentionMs: number;
+  retentionBytes: number;
+  segmentBytes: number;
+  messageTimestampType: 'CreateTime' | 'LogAppendTime';
+}
+
+export const defaultStreamConfig: StreamConfig = {
+  partitions: 1,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  retentionBytes: -1,
+  segmentBytes: Limits.segmentBytesDefault,
+  messageTimestampType: 'CreateTime',
+};
+
+export type PartitionLogFactory = (partition: number, config: StreamConfig) => Promise<PartitionLog>;
+
+export interface StreamAppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Set when the stream uses LogAppendTime. */
+  logAppendTimeMs: number | undefined;
+}
+
+export function validateStreamConfig(c: StreamConfig): void {
+  if (!Number.isInteger(c.partitions) || c.partitions < 1 || c.partitions > Limits.partitionsMax) {
+    throw new BrokerError(ErrorCode.InvalidArgument, `partitions must be 1..${Limits.partitionsMax}, got ${c.partitions}`);
+  }
+  if (!Number.isInteger(c.retentionMs) || c.retentionMs < -1) throw new BrokerError(ErrorCode.InvalidArgument, `retention.ms must be >= -1`);
+  if (!Number.isInteger(c.retentionBytes) || c.retentionBytes < -1) throw new BrokerError(ErrorCode.InvalidArgument, `retention.bytes must be >= -1`);
+  if (!Number.isInteger(c.segmentBytes) || c.segmentBytes < 14) throw new BrokerError(ErrorCode.InvalidArgument, `segment.bytes must be >= 14`);
+}
+
+export class Stream {
+  private roundRobin = 0;
+  private closed = false;
+
+  private constructor(
+    readonly vhost: string,
+    readonly name: string,
+    public config: StreamConfig,
+    private readonly partitions: PartitionLog[],
+    private readonly factory: PartitionLogFactory,
+    private readonly clock: Clock,
+  ) {}
+
+  static async open(vhost: string, name: string, config: StreamConfig, factory: PartitionLogFactory, clock: Clock = systemClock): Promise<Stream> {
+    validateStreamConfig(config);
+    const logs: PartitionLog[] = [];
+    try {
+      for (let p = 0; p < config.partitions; p++) logs.push(await factory(p, config));
+    } catch (err) {
+      await Promise.allSettled(logs.map((l) => l.close()));
+      throw err;
+    }
+    return new Stream(vhost, name, config, logs, factory, clock);
+  }
+
+  get partitionCount(): number {
+    return this.partitions.length;
+  }
+
+  partition(p: number): PartitionLog {
+    const log = this.partitions[p];
+    if (!log || this.closed) throw new BrokerError(ErrorCode.NotFound, `no partition ${p} of stream '${this.name}' in vhost '${this.vhost}'`);
+    return log;
+  }
+
+  /** Kafka's default partitioner: murmur2 of the key for keyed records, round robin otherwise. */
+  partitionFor(key: Buffer | null): number {
+    if (key === null) return this.roundRobin++ % this.partitions.length;
+    return toPositive(murmur2(key)) % this.partitions.length;
+  }
+
+  /** Appends raw RecordBatch v2 bytes (a Kafka produce), applying LogAppendTime when configured. */
+  async appendBatches(partition: number, batches: Buffer, opts: { durable?: boolean } = {}): Promise<StreamAppendResult> {
+    const log = this.partition(partition);
+    let logAppendTimeMs: number | undefined;
+    if (this.config.messageTimestampType === 'LogAppendTime') {
+      logAppendTimeMs = this.clock.nowMs();
+      for (let p = 0; p + BATCH_LENGTH_PREFIX_BYTES <= batches.length; ) {
+        const len = batches.readInt32BE(p + 8) + BATCH_LENGTH_PREFIX_BYTES;
+        if (len < 61 || p + len > batches.length) break; // the log's own check reports it
+        setLogAppendTime(batches, p, logAppendTimeMs);
+        p += len;
+      }
+    }
+    const r = await log.append(batches, opts);
+    return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs };
+  }
+
+  /** Appends messages from other protocols; `partition` undefined picks one per message key. */
+  async appendMessages(messages: readonly Message[], partition?: number, opts: { durable?: boolean } = {}): Promise<StreamAppendResult[]> {
+    const now = this.clock.nowMs();
+    const groups = new Map<number, Message[]>();
+    for (const m of messages) {
+      const p = partition ?? this.partitionFor(m.key);
+      let g = groups.get(p);
+      if (!g) groups.set(p, (g = []));
+      g.push(this.config.messageTimestampType === 'LogAppendTime' || !m.timestamp ? { ...m, timestamp: now } : m);
+    }
+    const out: StreamAppendResult[] = [];
+    for (const [p, ms] of groups) {
+      const r = await this.partition(p).appendRecords(ms.map(encodeMessage), opts);
+      out.push({ baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs: undefined });
+    }
+    return out;
+  }
+
+  /** Raw batches from `offset` (file bytes, as a Kafka fetch returns them). */
+  read(partition: number, offset: number, maxBytes: number): Promise<ReadResult> {
+    return this.partition(partition).read(offset, maxBytes);
+  }
+
+  /** Decoded messages with their offsets, for protocols that deliver one by one. */
+  async readMessages(partition: number, offset: number, max: number): Promise<Array<{ offset: number; message: Message }>> {
+    const records = await this.partition(partition).readRecords(offset, max);
+    return records.map((r) => ({ offset: r.offset, message: decodeMessage(r) }));
+  }
+
+  earliestOffset(partition: number): number {
+    return this.partition(partition).logStartOffset;
+  }
+
+  latestOffset(partition: number): number {
+    return this.partition(partition).nextOffset;
+  }
+
+  offsetForTime(partition: number, timestampMs: number): Promise<number | undefined> {
+    return this.partition(partition).offsetForTimestamp(timestampMs);
+  }
+
+  /** Grows the partition count (Kafka CreatePartitions); never shrinks. */
+  async addPartitions(newCount: number): Promise<void> {
+    if (newCount <= this.partitions.length) {
+      throw new BrokerError(ErrorCode.InvalidArgument, `stream '${this.name}' has ${this.partitions.length} partitions; the new count ${newCount} must be larger`);
+    }
+    const config = { ...this.config, partitions: newCount };
+    validateStreamConfig(config);
+    for (let p = this.partitions.length; p < newCount; p++) this.partitions.push(await this.factory(p, config));
+    this.config = config;
+  }
+
+  async enforceRetention(): Promise<number> {
+    let n = 0;
+    for (const log of this.partitions) n += await log.enforceRetention();
+    return n;
+  }
+
+  /**
+   * Resolves once any of the partitions passed has data beyond its offset worth minBytes (counted
+   * roughly by appended offsets' batches), or after maxWaitMs. One timer per wait, one listener per partition.
+   */
+  waitForData(positions: ReadonlyArray<{ partition: number; offset: number }>, maxWaitMs: number): Promise<boolean> {
+    if (positions.some(({ partition, offset }) => this.partition(partition).nextOffset > offset)) return Promise.resolve(true);
+    if (maxWaitMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const unsubs: Array<() => void> = [];
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        for (const u of unsubs) u();
+        resolve(v);
+      };
+      const timer = setTimeout(() => done(false), maxWaitMs);
+      for (const { partition, offset } of positions) {
+        unsubs.push(this.partition(partition).onAppend((next) => next > offset && done(true)));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled(this.partitions.map((l) => l.close()));
+  }
+
+  async destroy(): Promise<void> {
+    this.closed = true;
+    for (const l of this.partitions) await l.destroy();
+  }
+}
+
+/** Offsets of the last record of a raw batch buffer (for callers counting records). */
+export function lastOffsetOfBatch(buf: Buffer, pos = 0): number {
+  return Number(buf.readBigInt64BE(pos)) + batchLastOffsetDelta(buf, pos);
+}
