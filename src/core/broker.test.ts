@@ -86,3 +86,29 @@ test('health turns to stopping on shutdown; operations after close are refused',
   await b.close();
   await assert.rejects(b.declareQueue('/', 'x'), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.Closed);
 });
+
+test('streams: created, routed to through exchanges, readable by offset, persisted, deleted', async () => {
+  const dir = dataDir();
+  let b = await Broker.open({ dataDir: dir });
+  const s = await b.createStream('/', 'clicks', { partitions: 2 });
+  await assert.rejects(b.createStream('/', 'clicks'), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.AlreadyExists);
+  await assert.rejects(b.declareQueue('/', 'clicks'), BrokerError);
+  await b.bind('/', 'amq.topic', { kind: 'stream', name: 'clicks' }, 'click.#');
+  const r = await b.publish('/', 'amq.topic', [{ ...msg('click.home', 'c1'), key: Buffer.from('k') }]);
+  assert.equal(r[0]!.routedQueues, 1);
+  const total = s.latestOffset(0) + s.latestOffset(1);
+  assert.equal(total, 1);
+  await b.addStreamPartitions('/', 'clicks', 4);
+  await b.close();
+  b = await Broker.open({ dataDir: dir });
+  const again = b.getStream('/', 'clicks');
+  assert.equal(again.partitionCount, 4);
+  const p = again.latestOffset(0) === 1 ? 0 : 1;
+  const got = await again.readMessages(p, 0, 10);
+  assert.equal(got[0]!.message.value!.toString(), 'c1');
+  assert.equal(got[0]!.message.routingKey, 'click.home');
+  assert.equal((await b.publish('/', 'amq.topic', [msg('click.x', 'c2')]))[0]!.routedQueues, 1, 'binding to the stream survived');
+  await b.deleteStream('/', 'clicks');
+  assert.throws(() => b.getStream('/', 'clicks'), BrokerError);
+  await b.close();
+});

@@ -15,7 +15,8 @@ import type { FieldTable, Message } from './message.js';
 import { FilePartitionLog } from '../storage/log/partition-log.js';
 import { SettlementLog } from '../storage/queue-state/settlement-log.js';
 import { joinPath } from '../storage/fs/file-system.js';
-import { queueDir } from '../storage/data-dir.js';
+import { queueDir, streamPartitionDir, streamDir } from '../storage/data-dir.js';
+import { defaultStreamConfig, Stream, type StreamConfig } from './streams/stream.js';
 import { Queue, type DeadLetterSink, type PublishOutcome, type QueueArguments } from './queues/queue.js';
 import { UserStore } from './auth/user-store.js';
 import { DEFAULT_VHOST, Vhost } from './vhost.js';
@@ -51,6 +52,9 @@ export class Broker {
   private readonly vhosts = new Map<string, Vhost>();
   /** Queues by vhost then name. */
   private readonly queues = new Map<string, Map<string, Queue>>();
+  /** Streams by vhost then name. */
+  private readonly streams = new Map<string, Map<string, Stream>>();
+  private retentionTimer: NodeJS.Timeout | undefined;
   private readonly deadLetterSink: DeadLetterSink = {
     deadLetter: async (queue, messages, exchange, routingKey) => {
       if (!this.vhosts.get(queue.vhost)?.exchanges.lookup(exchange)) return; // RabbitMQ drops when the DLX is missing
@@ -125,6 +129,12 @@ export class Broker {
 
   /** Re-opens durable queues; removes the data of queues that were not durable (RabbitMQ drops them on restart). */
   private async restoreQueuesAndStreams(): Promise<void> {
+    for (const r of this.meta.list('stream')) {
+      const v = r.value as unknown as { vhost: string; name: string; config: StreamConfig };
+      if (this.vhosts.has(v.vhost)) await this.openStream(v.vhost, v.name, v.config);
+    }
+    this.retentionTimer = setInterval(() => void this.enforceRetention(), RETENTION_CHECK_MS);
+    this.retentionTimer.unref();
     const known = new Set<string>();
     for (const r of this.meta.list('queue')) {
       const v = r.value as unknown as QueueDefinition;
@@ -217,7 +227,97 @@ export class Broker {
   }
 
   private isDurableQueueOrStream(vhost: string, name: string): boolean {
+    if (this.streams.get(vhost)?.has(name)) return true;
     return this.queues.get(vhost)?.get(name)?.durable ?? false;
+  }
+
+  // ---- streams -------------------------------------------------------------------------------------------
+
+  private async openStream(vhost: string, name: string, config: StreamConfig): Promise<Stream> {
+    const o = this.options;
+    const stream = await Stream.open(
+      vhost,
+      name,
+      config,
+      (p, c) =>
+        FilePartitionLog.open({
+          fs: o.fs,
+          dir: streamPartitionDir(o.dataDir, vhost, name, p),
+          fsync: o.fsync,
+          fsyncIntervalMs: o.fsyncIntervalMs,
+          clock: o.clock,
+          segmentBytesMax: c.segmentBytes,
+          retentionMs: c.retentionMs,
+          retentionBytes: c.retentionBytes,
+        }),
+      o.clock,
+    );
+    let m = this.streams.get(vhost);
+    if (!m) this.streams.set(vhost, (m = new Map()));
+    m.set(name, stream);
+    this.vhost(vhost).exchanges.addQueue(name, 'stream', { durable: true });
+    return stream;
+  }
+
+  /** Creates a stream (a Kafka topic; an AMQP stream queue). AlreadyExists if the name is taken by a stream or queue. */
+  async createStream(vhost: string, name: string, config: Partial<StreamConfig> = {}): Promise<Stream> {
+    this.checkOpen();
+    this.vhost(vhost);
+    if (name.length === 0 || Buffer.byteLength(name) > 249 || name === '.' || name === '..') throw new BrokerError(ErrorCode.InvalidArgument, `invalid stream name '${name}'`);
+    if (this.streams.get(vhost)?.has(name) || this.queues.get(vhost)?.has(name)) throw new BrokerError(ErrorCode.AlreadyExists, `stream or queue '${name}' already exists in vhost '${vhost}'`);
+    const full: StreamConfig = { ...defaultStreamConfig, ...config };
+    const stream = await this.openStream(vhost, name, full);
+    try {
+      await this.meta.put({ kind: 'stream', key: `${vhost}\u0000${name}`, value: { vhost, name, config: { ...full } } });
+    } catch (err) {
+      await this.dropStream(stream);
+      throw err;
+    }
+    return stream;
+  }
+
+  getStream(vhost: string, name: string): Stream {
+    const s = this.streams.get(vhost)?.get(name);
+    if (!s) throw new BrokerError(ErrorCode.NotFound, `no stream '${name}' in vhost '${vhost}'`);
+    return s;
+  }
+
+  findStream(vhost: string, name: string): Stream | undefined {
+    return this.streams.get(vhost)?.get(name);
+  }
+
+  listStreams(vhost: string): Stream[] {
+    return [...(this.streams.get(vhost)?.values() ?? [])];
+  }
+
+  /** Adds partitions and records the new count. */
+  async addStreamPartitions(vhost: string, name: string, count: number): Promise<void> {
+    const s = this.getStream(vhost, name);
+    await s.addPartitions(count);
+    await this.meta.put({ kind: 'stream', key: `${vhost}\u0000${name}`, value: { vhost, name, config: { ...s.config } } });
+  }
+
+  private async dropStream(stream: Stream): Promise<RemovalResult> {
+    this.streams.get(stream.vhost)?.delete(stream.name);
+    const removal = this.vhost(stream.vhost).exchanges.removeQueue(stream.name);
+    await stream.destroy();
+    await this.options.fs.rmdir(streamDir(this.options.dataDir, stream.vhost, stream.name));
+    return removal;
+  }
+
+  async deleteStream(vhost: string, name: string): Promise<void> {
+    this.checkOpen();
+    const stream = this.getStream(vhost, name);
+    const removal = await this.dropStream(stream);
+    await this.meta.delete('stream', `${vhost}\u0000${name}`);
+    await this.persistRemoval(vhost, removal, []);
+  }
+
+  /** Applies retention to every stream; runs on a timer. */
+  async enforceRetention(): Promise<number> {
+    let n = 0;
+    for (const m of this.streams.values()) for (const s of m.values()) n += await s.enforceRetention().catch(() => 0);
+    return n;
   }
 
   // ---- queues --------------------------------------------------------------------------------------------
@@ -268,6 +368,7 @@ export class Broker {
     const generated = name === '';
     if (generated) name = `amq.gen-${randomName()}`;
     if (Buffer.byteLength(name) > 255) throw new BrokerError(ErrorCode.InvalidArgument, 'queue name longer than 255 bytes');
+    if (this.streams.get(vhost)?.has(name)) throw new BrokerError(ErrorCode.PreconditionFailed, `'${name}' in vhost '${vhost}' is a stream`);
     const existing = this.queues.get(vhost)?.get(name);
     const def: QueueDefinition = { vhost, name, durable: opts.durable ?? false, autoDelete: opts.autoDelete ?? false, exclusiveOwner: opts.exclusiveOwner, arguments: opts.arguments ?? {} };
     if (existing) {
@@ -338,12 +439,24 @@ export class Broker {
     if (!x) throw new BrokerError(ErrorCode.NotFound, `no exchange '${exchange}' in vhost '${vhost}'`);
     const results: PublishResult[] = messages.map(() => ({ routedQueues: 0 }));
     const perQueue = new Map<Queue, { msgs: Message[]; idx: number[] }>();
+    const perStream = new Map<Stream, { msgs: Message[]; idx: number[] }>();
     const qs = this.queues.get(vhost);
+    const ss = this.streams.get(vhost);
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
       const route = v.exchanges.route(exchange, m.routingKey ?? '', m.properties.headers);
       for (const d of route.destinations) {
-        if (d.kind !== 'queue' || d.name === opts.skipQueue) continue;
+        if (d.name === opts.skipQueue) continue;
+        if (d.kind === 'stream') {
+          const st = ss?.get(d.name);
+          if (!st) continue;
+          let se = perStream.get(st);
+          if (!se) perStream.set(st, (se = { msgs: [], idx: [] }));
+          se.msgs.push(m.exchange === undefined ? { ...m, exchange } : m);
+          se.idx.push(i);
+          continue;
+        }
+        if (d.kind !== 'queue') continue;
         const q = qs?.get(d.name);
         if (!q) continue;
         let entry = perQueue.get(q);
@@ -352,8 +465,8 @@ export class Broker {
         entry.idx.push(i);
       }
     }
-    await Promise.all(
-      [...perQueue].map(async ([q, { msgs, idx }]) => {
+    await Promise.all([
+      ...[...perQueue].map(async ([q, { msgs, idx }]) => {
         const transient = !q.durable || msgs.every((m) => m.properties.persistent === false);
         const outcomes: PublishOutcome[] = await q.publish(msgs, { durable: !transient });
         outcomes.forEach((o, k) => {
@@ -362,7 +475,11 @@ export class Broker {
           else r.error ??= o.error;
         });
       }),
-    );
+      ...[...perStream].map(async ([st, { msgs, idx }]) => {
+        await st.appendMessages(msgs);
+        for (const i of idx) results[i]!.routedQueues++;
+      }),
+    ]);
     return results;
   }
 
@@ -395,6 +512,9 @@ export class Broker {
   }
 
   private async closeQueuesAndStreams(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    for (const m of this.streams.values()) await Promise.allSettled([...m.values()].map((st) => st.close()));
+    this.streams.clear();
     for (const m of this.queues.values()) await Promise.allSettled([...m.values()].map((q) => q.close()));
     this.queues.clear();
   }
@@ -403,6 +523,9 @@ export class Broker {
     if (this.closed || this.stopping) throw new BrokerError(ErrorCode.Closed, 'broker is shutting down');
   }
 }
+
+/** How often stream retention is applied. */
+const RETENTION_CHECK_MS = 60_000;
 
 export interface QueueDefinition {
   vhost: string;
