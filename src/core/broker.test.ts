@@ -112,3 +112,14 @@ test('streams: created, routed to through exchanges, readable by offset, persist
   assert.throws(() => b.getStream('/', 'clicks'), BrokerError);
   await b.close();
 });
+
+test('consumer-group offsets persist across a broker restart', async () => {
+  const dir = dataDir();
+  let b = await Broker.open({ dataDir: dir, groupInitialRebalanceDelayMs: 0 });
+  assert.equal(await b.groups().commitOffsets('app', -1, '', [{ stream: 't', partition: 0, offset: 17 }]), 'none');
+  await b.close();
+  b = await Broker.open({ dataDir: dir });
+  assert.equal(b.groups('/').fetchOffsets('app')[0]!.offset, 17);
+  assert.throws(() => b.groups('nope'), BrokerError);
+  await b.close();
+});

@@ -17,6 +17,7 @@ import { SettlementLog } from '../storage/queue-state/settlement-log.js';
 import { joinPath } from '../storage/fs/file-system.js';
 import { queueDir, streamPartitionDir, streamDir } from '../storage/data-dir.js';
 import { defaultStreamConfig, Stream, type StreamConfig } from './streams/stream.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
 import { Queue, type DeadLetterSink, type PublishOutcome, type QueueArguments } from './queues/queue.js';
 import { UserStore } from './auth/user-store.js';
 import { DEFAULT_VHOST, Vhost } from './vhost.js';
@@ -39,6 +40,8 @@ export interface BrokerOptions {
   fsync?: FsyncPolicy;
   fsyncIntervalMs?: number;
   clock?: Clock;
+  /** group.initial.rebalance.delay.ms (default 3000, as Kafka). */
+  groupInitialRebalanceDelayMs?: number;
 }
 
 export interface BrokerHealth {
@@ -55,6 +58,7 @@ export class Broker {
   /** Streams by vhost then name. */
   private readonly streams = new Map<string, Map<string, Stream>>();
   private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly coordinators = new Map<string, GroupCoordinator>();
   private readonly deadLetterSink: DeadLetterSink = {
     deadLetter: async (queue, messages, exchange, routingKey) => {
       if (!this.vhosts.get(queue.vhost)?.exchanges.lookup(exchange)) return; // RabbitMQ drops when the DLX is missing
@@ -80,7 +84,14 @@ export class Broker {
     const meta = await LocalMetaStore.open(fs, metaDir(opts.dataDir));
     const users = new UserStore(meta);
     const broker = new Broker(
-      { dataDir: opts.dataDir, fs, fsync: opts.fsync ?? 'always', fsyncIntervalMs: opts.fsyncIntervalMs ?? 200, clock: opts.clock ?? systemClock },
+      {
+        dataDir: opts.dataDir,
+        fs,
+        fsync: opts.fsync ?? 'always',
+        fsyncIntervalMs: opts.fsyncIntervalMs ?? 200,
+        clock: opts.clock ?? systemClock,
+        groupInitialRebalanceDelayMs: opts.groupInitialRebalanceDelayMs ?? 3000,
+      },
       meta,
       users,
     );
@@ -129,6 +140,7 @@ export class Broker {
 
   /** Re-opens durable queues; removes the data of queues that were not durable (RabbitMQ drops them on restart). */
   private async restoreQueuesAndStreams(): Promise<void> {
+    for (const v of this.vhosts.keys()) await this.openCoordinator(v);
     for (const r of this.meta.list('stream')) {
       const v = r.value as unknown as { vhost: string; name: string; config: StreamConfig };
       if (this.vhosts.has(v.vhost)) await this.openStream(v.vhost, v.name, v.config);
@@ -175,6 +187,7 @@ export class Broker {
     await this.meta.put({ kind: 'vhost', key: name, value: { name } });
     const v = new Vhost(name);
     this.vhosts.set(name, v);
+    await this.openCoordinator(name);
     return v;
   }
 
@@ -229,6 +242,30 @@ export class Broker {
   private isDurableQueueOrStream(vhost: string, name: string): boolean {
     if (this.streams.get(vhost)?.has(name)) return true;
     return this.queues.get(vhost)?.get(name)?.durable ?? false;
+  }
+
+  // ---- consumer groups -----------------------------------------------------------------------------------
+
+  private async openCoordinator(vhost: string): Promise<GroupCoordinator> {
+    const o = this.options;
+    const offsetsLog = await FilePartitionLog.open({
+      fs: o.fs,
+      dir: joinPath(vhostDir(o.dataDir, vhost), 'internal', CONSUMER_OFFSETS),
+      fsync: o.fsync,
+      fsyncIntervalMs: o.fsyncIntervalMs,
+      clock: o.clock,
+      segmentBytesMax: 64 * 1024 * 1024,
+    });
+    const c = await GroupCoordinator.open({ offsetsLog, clock: o.clock, initialRebalanceDelayMs: o.groupInitialRebalanceDelayMs });
+    this.coordinators.set(vhost, c);
+    return c;
+  }
+
+  /** The consumer-group coordinator of a vhost (Kafka uses the default vhost). */
+  groups(vhost: string = DEFAULT_VHOST): GroupCoordinator {
+    const c = this.coordinators.get(vhost);
+    if (!c) throw new BrokerError(ErrorCode.NotFound, `no vhost '${vhost}'`);
+    return c;
   }
 
   // ---- streams -------------------------------------------------------------------------------------------
@@ -513,6 +550,8 @@ export class Broker {
 
   private async closeQueuesAndStreams(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await Promise.allSettled([...this.coordinators.values()].map((c) => c.close()));
+    this.coordinators.clear();
     for (const m of this.streams.values()) await Promise.allSettled([...m.values()].map((st) => st.close()));
     this.streams.clear();
     for (const m of this.queues.values()) await Promise.allSettled([...m.values()].map((q) => q.close()));
@@ -526,6 +565,8 @@ export class Broker {
 
 /** How often stream retention is applied. */
 const RETENTION_CHECK_MS = 60_000;
+/** The internal log of committed consumer-group offsets, one per vhost. */
+export const CONSUMER_OFFSETS = '__consumer_offsets';
 
 export interface QueueDefinition {
   vhost: string;
