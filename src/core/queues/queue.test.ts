@@ -200,3 +200,15 @@ test('delete cancels consumers', async () => {
   assert.equal(c.cancelledWith, 'queue deleted');
   await assert.rejects(q.publish([msg('x')]), BrokerError);
 });
+
+test('max-length-bytes drops the oldest; x-expires reports an unused queue', async () => {
+  const q = await openQueue(new MemoryFileSystem(), { maxLengthBytes: 10 });
+  await q.publish(['aaaa', 'bbbb', 'cccc'].map((x) => msg(x)));
+  assert.equal(q.messageCount, 2);
+  assert.equal(q.messageBytes, 8);
+  await q.close();
+  let expired = 0;
+  const e = await openQueue(new MemoryFileSystem(), { expiresMs: 30 }, { onUnused: () => expired++ });
+  await until(() => expired === 1);
+  await e.close();
+});
