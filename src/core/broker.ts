@@ -484,22 +484,14 @@ export class Broker {
       const route = v.exchanges.route(exchange, m.routingKey ?? '', m.properties.headers);
       for (const d of route.destinations) {
         if (d.name === opts.skipQueue) continue;
+        const stamped = m.exchange === undefined ? { ...m, exchange } : m;
         if (d.kind === 'stream') {
           const st = ss?.get(d.name);
-          if (!st) continue;
-          let se = perStream.get(st);
-          if (!se) perStream.set(st, (se = { msgs: [], idx: [] }));
-          se.msgs.push(m.exchange === undefined ? { ...m, exchange } : m);
-          se.idx.push(i);
-          continue;
+          if (st) addTo(perStream, st, stamped, i);
+        } else if (d.kind === 'queue') {
+          const q = qs?.get(d.name);
+          if (q) addTo(perQueue, q, stamped, i);
         }
-        if (d.kind !== 'queue') continue;
-        const q = qs?.get(d.name);
-        if (!q) continue;
-        let entry = perQueue.get(q);
-        if (!entry) perQueue.set(q, (entry = { msgs: [], idx: [] }));
-        entry.msgs.push(m.exchange === undefined ? { ...m, exchange } : m);
-        entry.idx.push(i);
       }
     }
     await Promise.all([
@@ -581,6 +573,14 @@ export interface PublishResult {
   /** Queues the message was stored in. */
   routedQueues: number;
   error?: BrokerError;
+}
+
+/** Groups messages (with their index in the publish) by destination. */
+function addTo<K>(groups: Map<K, { msgs: Message[]; idx: number[] }>, key: K, m: Message, i: number): void {
+  let g = groups.get(key);
+  if (!g) groups.set(key, (g = { msgs: [], idx: [] }));
+  g.msgs.push(m);
+  g.idx.push(i);
 }
 
 function randomName(): string {

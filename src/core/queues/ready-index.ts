@@ -175,6 +175,10 @@ export class ReadyIndex {
   shift(into: ReadyEntry): boolean {
     const p = this.top();
     if (p < 0) return false;
+    return this.takeFrom(p, into);
+  }
+
+  private takeFrom(p: number, into: ReadyEntry): boolean {
     const l = this.levels[p]!;
     if (l.sideFirst()) {
       l.side.read(into);
@@ -202,19 +206,7 @@ export class ReadyIndex {
         best = p;
       }
     }
-    if (best < 0) return false;
-    const l = this.levels[best]!;
-    if (l.sideFirst()) {
-      l.side.read(into);
-      l.side.shift();
-    } else {
-      l.ring.read(into);
-      l.ring.shift();
-    }
-    into.priority = best;
-    this.total--;
-    this.bytes -= into.sizeBytes;
-    return true;
+    return best >= 0 && this.takeFrom(best, into);
   }
 
   clear(): void {
