@@ -22,6 +22,13 @@ import {
 import type { AppendOptions, AppendResult, FsyncPolicy, PartitionLog, PartitionLogOptions, ReadResult } from './types.js';
 import type { FileSystem } from '../fs/file-system.js';
 
+interface PendingWrite {
+  buf: Buffer;
+  starts: number[];
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
 interface SyncWaiter {
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -31,6 +38,8 @@ export class FilePartitionLog implements PartitionLog {
   private readonly log = childLogger('storage');
   private readonly segments: Segment[];
   private writeTail: Promise<unknown> = Promise.resolve();
+  private pendingWrites: PendingWrite[] = [];
+  private writeScheduled = false;
   private failed: StorageError | undefined;
   private closed = false;
   private readonly listeners = new Set<(nextOffset: number) => void>();
@@ -143,41 +152,67 @@ export class FilePartitionLog implements PartitionLog {
       p += c.sizeBytes;
     }
     if (starts.length === 0) return Promise.reject(new BrokerError(ErrorCode.InvalidArgument, 'append of no batches'));
-    const run = this.writeTail.then(() => this.write(batches, starts));
-    this.writeTail = run.catch(() => undefined);
+    const written = new Promise<AppendResult>((resolve, reject) => this.pendingWrites.push({ buf: batches, starts, resolve, reject }));
+    if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      const run = this.writeTail.then(() => this.writePending());
+      this.writeTail = run.catch(() => undefined);
+    }
     const durable = opts.durable ?? true;
-    if (this.fsyncPolicy !== 'always' || !durable) return run;
-    return run.then((r) => this.groupSync().then(() => r));
+    if (this.fsyncPolicy !== 'always' || !durable) return written;
+    return written.then((r) => this.groupSync().then(() => r));
   }
 
   appendRecords(records: readonly RecordInput[], opts?: AppendOptions): Promise<AppendResult> {
     return this.append(encodeBatch(records), opts);
   }
 
-  private async write(buf: Buffer, starts: number[]): Promise<AppendResult> {
-    if (this.failed) throw this.failed;
-    if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
-    const now = this.clock.nowMs();
-    const active = this.active;
-    if (active.sizeBytes > 0 && (active.sizeBytes + buf.length > this.segmentBytesMax || (this.segmentAgeMsMax >= 0 && now - active.firstAppendMs >= this.segmentAgeMsMax))) {
-      await this.roll();
-    }
-    const baseOffset = this.active.nextOffset;
-    let next = baseOffset;
-    for (const s of starts) {
-      setBatchBaseOffset(buf, s, next);
-      next += batchLastOffsetDelta(buf, s) + 1;
-    }
+  /**
+   * Writes every append queued so far with one gather write (appends that arrive while a write runs are
+   * coalesced into the next one). Offsets are assigned in call order.
+   */
+  private async writePending(): Promise<void> {
+    this.writeScheduled = false;
+    const items = this.pendingWrites;
+    this.pendingWrites = [];
+    if (items.length === 0) return;
     try {
-      await this.active.append(buf, starts, now);
+      if (this.failed) throw this.failed;
+      if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
+      const now = this.clock.nowMs();
+      let total = 0;
+      for (const it of items) total += it.buf.length;
+      const active = this.active;
+      if (active.sizeBytes > 0 && (active.sizeBytes + total > this.segmentBytesMax || (this.segmentAgeMsMax >= 0 && now - active.firstAppendMs >= this.segmentAgeMsMax))) {
+        await this.roll();
+      }
+      const results: AppendResult[] = [];
+      let next = this.active.nextOffset;
+      for (const it of items) {
+        const baseOffset = next;
+        for (const s of it.starts) {
+          setBatchBaseOffset(it.buf, s, next);
+          next += batchLastOffsetDelta(it.buf, s) + 1;
+        }
+        results.push({ baseOffset, lastOffset: next - 1, sizeBytes: it.buf.length });
+      }
+      try {
+        await this.active.append(
+          items.map((it) => it.buf),
+          items.map((it) => it.starts),
+          now,
+        );
+      } catch (err) {
+        this.failed = toStorageError(err, this.active.path);
+        this.log.error({ file: this.active.path, kind: this.failed.kind, err: this.failed.message }, 'append failed; log refuses writes until reopened');
+        throw this.failed;
+      }
+      this.dirtySinceSync = true;
+      for (const l of this.listeners) l(next);
+      items.forEach((it, i) => it.resolve(results[i]!));
     } catch (err) {
-      this.failed = toStorageError(err, this.active.path);
-      this.log.error({ file: this.active.path, kind: this.failed.kind, err: this.failed.message }, 'append failed; log refuses writes until reopened');
-      throw this.failed;
+      for (const it of items) it.reject(err);
     }
-    this.dirtySinceSync = true;
-    for (const l of this.listeners) l(next);
-    return { baseOffset, lastOffset: next - 1, sizeBytes: buf.length };
   }
 
   private async roll(): Promise<void> {

@@ -238,14 +238,14 @@ export class Segment {
   }
 
   /**
-   * Appends already validated batches with one gather write. `batches` are [position-in-buf...] described
-   * by offsets/sizes; the caller assigned base offsets. Returns after the write; index files are appended
-   * after the log write (an index may lag the log, never lead it).
+   * Appends already validated buffers of batches (base offsets assigned by the caller) with one gather
+   * write. `batchStarts[i]` lists where each batch begins inside `bufs[i]`. Index files are appended after
+   * the log write: an index may lag its log, never lead it.
    */
-  async append(buf: Buffer, batchStarts: readonly number[], nowMs: number): Promise<void> {
+  async append(bufs: readonly Buffer[], batchStarts: ReadonlyArray<readonly number[]>, nowMs: number): Promise<void> {
     const position = this.file.size;
     try {
-      await this.file.append([buf]);
+      await this.file.append(bufs);
     } catch (err) {
       await this.file.truncate(position).catch(() => undefined);
       throw toStorageError(err, this.path);
@@ -253,18 +253,26 @@ export class Segment {
     if (this.firstAppendMs < 0) this.firstAppendMs = nowMs;
     const idxEntries: Buffer[] = [];
     const timeEntries: Buffer[] = [];
-    for (let i = 0; i < batchStarts.length; i++) {
-      const start = batchStarts[i]!;
-      const e = this.noteBatch(batchBaseOffset(buf, start), position + start, this.maxTimestamp, true);
-      const ts = batchMaxTimestamp(buf, start);
-      if (ts > this.maxTimestamp) this.maxTimestamp = ts;
-      if (e) {
-        idxEntries.push(e[0]!);
-        timeEntries.push(e[1]!);
+    let bufPosition = position;
+    for (let b = 0; b < bufs.length; b++) {
+      const buf = bufs[b]!;
+      const starts = batchStarts[b]!;
+      for (let i = 0; i < starts.length; i++) {
+        const start = starts[i]!;
+        const e = this.noteBatch(batchBaseOffset(buf, start), bufPosition + start, this.maxTimestamp, true);
+        const ts = batchMaxTimestamp(buf, start);
+        if (ts > this.maxTimestamp) this.maxTimestamp = ts;
+        if (e) {
+          idxEntries.push(e[0]!);
+          timeEntries.push(e[1]!);
+        }
       }
+      bufPosition += buf.length;
     }
-    const lastStart = batchStarts[batchStarts.length - 1]!;
-    this.nextOffset = batchBaseOffset(buf, lastStart) + batchLastOffsetDelta(buf, lastStart) + 1;
+    const lastBuf = bufs[bufs.length - 1]!;
+    const lastStarts = batchStarts[batchStarts.length - 1]!;
+    const lastStart = lastStarts[lastStarts.length - 1]!;
+    this.nextOffset = batchBaseOffset(lastBuf, lastStart) + batchLastOffsetDelta(lastBuf, lastStart) + 1;
     if (idxEntries.length > 0) {
       try {
         await this.indexFile.append(idxEntries);
