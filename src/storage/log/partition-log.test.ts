@@ -211,3 +211,43 @@ test('property: after a power loss (torn or garbled tail) every append confirmed
     { numRuns: 60 },
   );
 });
+
+test('start-up reads only segment tails: bytes read at open do not grow with the data', async () => {
+  const fs = new MemoryFileSystem();
+  const opts = memOpts(fs, { segmentBytesMax: 64 * 1024, indexIntervalBytes: 4096, fsync: 'never' });
+  const log = await FilePartitionLog.open(opts);
+  for (let i = 0; i < 400; i++) await log.appendRecords(Array.from({ length: 50 }, (_, k) => ({ key: null, value: Buffer.alloc(100, k), timestamp: i })));
+  const total = log.sizeBytes;
+  await log.close();
+  let logBytesRead = 0;
+  const counting: FileSystem = Object.create(fs) as FileSystem;
+  counting.open = async (path, mode) => {
+    const h = await fs.open(path, mode);
+    if (!path.endsWith('.log')) return h;
+    const read = h.read.bind(h);
+    return Object.assign(Object.create(h) as typeof h, {
+      read: async (t: Buffer, o: number, l: number, p: number) => {
+        const n = await read(t, o, l, p);
+        logBytesRead += n;
+        return n;
+      },
+    });
+  };
+  const re = await FilePartitionLog.open({ ...opts, fs: counting });
+  assert.equal(re.nextOffset, 400 * 50);
+  assert.ok(re.segmentCount > 20);
+  assert.ok(logBytesRead < total / 10, `open read ${logBytesRead} of ${total} log bytes`);
+  await re.close();
+});
+
+test('segments roll by age', async () => {
+  const clock = new ManualClock();
+  const log = await FilePartitionLog.open(memOpts(new MemoryFileSystem(), { segmentBytesMax: 1e9, segmentAgeMsMax: 1000, clock }));
+  await log.appendRecords([rec(0)]);
+  clock.advance(500);
+  await log.appendRecords([rec(1)]);
+  assert.equal(log.segmentCount, 1);
+  clock.advance(600);
+  await log.appendRecords([rec(2)]);
+  assert.equal(log.segmentCount, 2);
+});
