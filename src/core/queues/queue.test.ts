@@ -212,3 +212,12 @@ test('max-length-bytes drops the oldest; x-expires reports an unused queue', asy
   await until(() => expired === 1);
   await e.close();
 });
+
+test('reject-publish-dlx dead-letters the refused publishes', async () => {
+  const dead: Message[] = [];
+  const q = await openQueue(new MemoryFileSystem(), { maxLength: 1, overflow: 'reject-publish-dlx', deadLetterExchange: 'dlx' }, { sink: { deadLetter: async (_q, ms) => void dead.push(...ms) } });
+  const out = await q.publish(['keep', 'over'].map((x) => msg(x)));
+  assert.deepEqual(out.map((o) => o.ok), [true, false]);
+  assert.deepEqual(dead.map((m) => m.value!.toString()), ['over']);
+  await q.close();
+});

@@ -212,6 +212,7 @@ export class Queue {
       outcomes[i] = { ok: true, offset: -1 };
       accepted.push(m);
     }
+    if (overflow === 'reject-publish-dlx' && accepted.length < messages.length) await this.deadLetterRejectedPublishes(messages, outcomes);
     if (accepted.length === 0) return outcomes;
     const records = accepted.map((m) => encodeMessage(m.timestamp ? m : { ...m, timestamp: now }));
     const result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
@@ -230,6 +231,18 @@ export class Queue {
     if (overflow === 'drop-head') await this.dropHeadOverflow();
     this.scheduleDrain();
     return outcomes;
+  }
+
+  /** x-overflow=reject-publish-dlx: messages refused for a full queue are dead-lettered (reason maxlen). */
+  private async deadLetterRejectedPublishes(messages: readonly Message[], outcomes: PublishOutcome[]): Promise<void> {
+    const dlx = this.arguments.deadLetterExchange;
+    const sink = this.opts.deadLetterSink;
+    if (dlx === undefined || !sink) return;
+    const now = this.clock.nowMs();
+    const dead = messages
+      .filter((_, i) => !outcomes[i]!.ok)
+      .map((m) => addXDeath(m, { queue: this.name, reason: 'maxlen', exchange: m.exchange ?? '', routingKeys: [m.routingKey ?? ''], timeMs: now, originalExpiration: m.properties.expirationMs }));
+    await sink.deadLetter(this, dead, dlx, this.arguments.deadLetterRoutingKey);
   }
 
   private full(count: number, bytes: number, incoming: number): boolean {
