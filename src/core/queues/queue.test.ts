@@ -221,3 +221,14 @@ test('reject-publish-dlx dead-letters the refused publishes', async () => {
   assert.deepEqual(dead.map((m) => m.value!.toString()), ['over']);
   await q.close();
 });
+
+test('an exclusive consumer locks the queue for others', async () => {
+  const q = await openQueue(new MemoryFileSystem());
+  q.addConsumer('x', new Collector(), { exclusive: true });
+  assert.throws(() => q.addConsumer('y', new Collector()), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.ResourceLocked);
+  assert.throws(() => q.addConsumer('x', new Collector()), BrokerError);
+  q.removeConsumer('x');
+  q.addConsumer('y', new Collector());
+  assert.throws(() => q.addConsumer('z', new Collector(), { exclusive: true }), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.ResourceLocked);
+  await q.close();
+});

@@ -79,6 +79,7 @@ interface ConsumerEntry {
   consumer: QueueConsumer;
   prefetch: number;
   noAck: boolean;
+  exclusive: boolean;
   priority: number;
   unacked: number;
 }
@@ -270,11 +271,10 @@ export class Queue {
   addConsumer(tag: string, consumer: QueueConsumer, opts: ConsumerOptions = {}): void {
     this.checkOpen();
     if (this.consumers.some((c) => c.tag === tag)) throw new BrokerError(ErrorCode.NotAllowed, `consumer tag '${tag}' is already in use on queue '${this.name}'`);
-    if (this.consumers.some((c) => c.tag.startsWith('\u0000x:')) || (opts.exclusive && this.consumers.length > 0)) {
+    if (this.consumers.some((c) => c.exclusive) || (opts.exclusive && this.consumers.length > 0)) {
       throw new BrokerError(ErrorCode.ResourceLocked, `queue '${this.name}' in vhost '${this.vhost}' in exclusive use`);
     }
-    const entry: ConsumerEntry = { tag: opts.exclusive ? '\u0000x:' + tag : tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, priority: opts.priority ?? 0, unacked: 0 };
-    (entry as { publicTag?: string }).publicTag = tag;
+    const entry: ConsumerEntry = { tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, exclusive: opts.exclusive ?? false, priority: opts.priority ?? 0, unacked: 0 };
     this.consumers.push(entry);
     // Higher priority first; stable among equals (insertion order).
     this.consumers.sort((a, b) => b.priority - a.priority);
@@ -284,7 +284,7 @@ export class Queue {
   }
 
   private find(tag: string): number {
-    return this.consumers.findIndex((c) => publicTag(c) === tag);
+    return this.consumers.findIndex((c) => c.tag === tag);
   }
 
   /** Removes a consumer and returns its unacked deliveries to the ready set (flagged redelivered). */
@@ -306,7 +306,7 @@ export class Queue {
 
   /** The single active consumer's tag when x-single-active-consumer is set. */
   get activeConsumerTag(): string | undefined {
-    return this.arguments.singleActiveConsumer && this.consumers.length > 0 ? publicTag(this.firstRegistered()) : undefined;
+    return this.arguments.singleActiveConsumer && this.consumers.length > 0 ? this.firstRegistered().tag : undefined;
   }
 
   private firstRegistered(): ConsumerEntry {
@@ -403,13 +403,13 @@ export class Queue {
         this.settleOffset(e.offset);
       } else {
         this.state.markDelivered(e.offset);
-        this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: publicTag(c) });
+        this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: c.tag });
       }
       let list = per.get(c);
       if (!list) per.set(c, (list = []));
       list.push(d);
     }
-    for (const [c, list] of per) c.consumer.deliver(this, publicTag(c), list);
+    for (const [c, list] of per) c.consumer.deliver(this, c.tag, list);
   }
 
   /** basic.get: the next ready message, or undefined. */
@@ -589,15 +589,11 @@ export class Queue {
     this.closed = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
-    for (const c of consumers) c.consumer.cancelled(this, publicTag(c), reason);
+    for (const c of consumers) c.consumer.cancelled(this, c.tag, reason);
     await this.state.destroy();
     await this.log.destroy();
     return n;
   }
-}
-
-function publicTag(c: ConsumerEntry): string {
-  return (c as { publicTag?: string }).publicTag ?? c.tag;
 }
 
 function recordBytes(r: Record): number {
