@@ -1,8 +1,9 @@
 // Start-up and shutdown (design.md §5): the only place that wires storage, core, protocols and HTTP.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Broker } from '../core/broker.js';
-import { boundAddress, createHttpServer } from '../http/http-server.js';
+import { createHttpServer } from '../http/http-server.js';
+import { createKafkaListener } from '../protocols/kafka/kafka-listener.js';
 import { childLogger, type Logger } from '../lib/logger.js';
 import type { ServerConfig } from './config.js';
 
@@ -23,15 +24,15 @@ export interface RunningServer {
 }
 
 /** Protocols whose listeners arrive with their own issues: their options are accepted and validated now. */
-const pendingProtocols = ['kafka', 'amqp', 'mqtt', 'stomp'] as const;
+const pendingProtocols = ['amqp', 'mqtt', 'stomp'] as const;
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+function listen(server: Server | NetServer, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
-      resolve(boundAddress(server));
+      resolve(server.address() as AddressInfo);
     });
   });
 }
@@ -42,6 +43,14 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
   const listeners: ListenerInfo[] = [];
   const closers: Array<() => Promise<void>> = [];
   try {
+    if (config.kafkaPort !== 'off') {
+      const advertisedHost = config.advertisedHost ?? (config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host);
+      const kafka = createKafkaListener(broker, { advertisedHost, advertisedPort: 0 });
+      const addr = await listen(kafka.server, config.kafkaPort, config.host);
+      kafka.settings.advertisedPort = addr.port;
+      listeners.push({ protocol: 'kafka', address: addr.address, port: addr.port });
+      closers.push(() => kafka.close());
+    }
     if (config.httpPort !== 'off') {
       const http = createHttpServer(broker);
       const addr = await listen(http, config.httpPort, config.host);

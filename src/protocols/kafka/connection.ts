@@ -1,0 +1,119 @@
+// One Kafka client connection: frames in, requests handled strictly in order, responses out in order.
+// Malformed frames, unknown API keys or versions, and oversize requests close the connection (Kafka's
+// behaviour); ApiVersions with a too-new version gets UNSUPPORTED_VERSION with the v0 body.
+import type { Socket } from 'node:net';
+import { childLogger } from '../../lib/logger.js';
+import { encodeApiVersionsResponse } from './codec/generated/index.js';
+import { readRequestHeader, responseFrame, splitFrames, API_VERSIONS_KEY } from './codec/frame.js';
+import { KafkaDecodeError, KafkaReader } from './codec/reader.js';
+import { dispatch, API_VERSIONS_MAX } from './dispatch.js';
+import { KafkaError } from './errors.js';
+import type { HandlerContext } from './handlers/context.js';
+import type { Broker } from '../../core/broker.js';
+import type { KafkaSettings } from './handlers/context.js';
+
+const log = childLogger('kafka');
+/** Pause reading while this many response bytes wait to be written. */
+const WRITE_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
+
+function isFlexible(apiKey: number, version: number): boolean {
+  const e = dispatch.get(apiKey);
+  return e !== undefined && version >= e.codec.flexibleFrom;
+}
+
+export class KafkaConnection {
+  private pending: Buffer = Buffer.alloc(0);
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly ctx: HandlerContext;
+
+  constructor(
+    private readonly socket: Socket,
+    broker: Broker,
+    private readonly settings: KafkaSettings,
+  ) {
+    socket.setNoDelay(true);
+    this.ctx = { broker, settings, clientId: '', clientHost: `/${socket.remoteAddress ?? ''}` };
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => (this.closed = true));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let frames: Buffer[];
+    try {
+      const s = splitFrames(this.pending, this.settings.requestBytesMax);
+      frames = s.frames;
+      this.pending = s.rest;
+    } catch (err) {
+      log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'bad frame; closing connection');
+      return this.close();
+    }
+    for (const f of frames) this.chain = this.chain.then(() => this.handle(f));
+  }
+
+  private async handle(frame: Buffer): Promise<void> {
+    if (this.closed) return;
+    const r = new KafkaReader(frame);
+    let header;
+    try {
+      header = readRequestHeader(r, isFlexible);
+    } catch {
+      return this.close();
+    }
+    this.ctx.clientId = header.clientId ?? '';
+    const entry = dispatch.get(header.apiKey);
+    if (header.apiKey === API_VERSIONS_KEY && header.apiVersion > API_VERSIONS_MAX) {
+      // Answer with the v0 layout and our key list so the client retries lower.
+      const body = entry!.handle(this.ctx, undefined as never, 0) as { errorCode: number };
+      body.errorCode = KafkaError.UNSUPPORTED_VERSION;
+      return this.send(responseFrame(header.correlationId, header.apiKey, false, (w) => encodeApiVersionsResponse(w, 0, body as never)));
+    }
+    if (!entry || header.apiVersion < entry.minVersion || header.apiVersion > entry.maxVersion) {
+      log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, version: header.apiVersion }, 'unsupported API or version; closing connection');
+      return this.close();
+    }
+    let req: unknown;
+    try {
+      req = entry.codec.decodeRequest(r, header.apiVersion);
+    } catch (err) {
+      if (!(err instanceof KafkaDecodeError)) throw err;
+      log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, err: err.message }, 'malformed request; closing connection');
+      return this.close();
+    }
+    let res: unknown;
+    try {
+      res = await entry.handle(this.ctx, req as never, header.apiVersion);
+    } catch (err) {
+      log.error({ apiKey: header.apiKey, err: (err as Error).message }, 'handler failed; closing connection');
+      return this.close();
+    }
+    // Produce with acks=0 gets no response at all.
+    if (header.apiKey === 0 && (req as { acks: number }).acks === 0) return;
+    const flexible = header.apiVersion >= entry.codec.flexibleFrom;
+    this.send(responseFrame(header.correlationId, header.apiKey, flexible, (w) => entry.codec.encodeResponse(w, header.apiVersion, res as never)));
+  }
+
+  private send(chunks: Buffer[]): Promise<void> | void {
+    if (this.closed) return;
+    this.socket.cork();
+    for (const c of chunks) this.socket.write(c);
+    this.socket.uncork();
+    if (this.socket.writableLength > WRITE_BACKLOG_BYTES_MAX) {
+      this.socket.pause();
+      return new Promise((resolve) =>
+        this.socket.once('drain', () => {
+          this.socket.resume();
+          resolve();
+        }),
+      );
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+}

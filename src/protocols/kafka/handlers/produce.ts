@@ -1,0 +1,42 @@
+// Produce (key 0), versions 3-7: validates and appends record batches as sent; acks=0 gets no response.
+import type { ProduceRequest, ProduceResponse } from '../codec/generated/index.js';
+import { defaultProduceResponse } from '../codec/generated/index.js';
+import { KafkaError, kafkaErrorOf } from '../errors.js';
+import { findTopic, type HandlerContext } from './context.js';
+
+export const produceVersions = [3, 7] as const;
+
+export async function handleProduce(ctx: HandlerContext, req: ProduceRequest): Promise<ProduceResponse> {
+  const res = defaultProduceResponse();
+  const durable = req.acks !== 0;
+  await Promise.all(
+    req.topicData.map(async (t) => {
+      const stream = findTopic(ctx, t.name);
+      const partitionResponses = await Promise.all(
+        t.partitionData.map(async (p) => {
+          const out = { index: p.index, errorCode: 0, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null as string | null, currentLeader: { leaderId: -1, leaderEpoch: -1 } };
+          if (!stream || p.index < 0 || p.index >= stream.partitionCount) {
+            out.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+            return out;
+          }
+          if (!p.records || p.records.length === 0) {
+            out.errorCode = KafkaError.CORRUPT_MESSAGE;
+            return out;
+          }
+          try {
+            const r = await stream.appendBatches(p.index, p.records, { durable });
+            out.baseOffset = BigInt(r.baseOffset);
+            if (r.logAppendTimeMs !== undefined) out.logAppendTimeMs = BigInt(r.logAppendTimeMs);
+            out.logStartOffset = BigInt(stream.earliestOffset(p.index));
+          } catch (err) {
+            out.errorCode = kafkaErrorOf(err);
+            out.errorMessage = (err as Error).message;
+          }
+          return out;
+        }),
+      );
+      res.responses.push({ name: t.name, partitionResponses });
+    }),
+  );
+  return res;
+}

@@ -1,0 +1,71 @@
+// kafkajs against a real in-process broker: admin, produce, consume with a group, committed offsets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { defaultConfig } from '../../src/server/config.js';
+import { configureLogger } from '../../src/lib/logger.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+async function start(dataDir?: string): Promise<RunningServer> {
+  configureLogger('silent');
+  return startServer({ ...defaultConfig, dataDir: dataDir ?? join(mkdtempSync(join(tmpdir(), 'kafka-')), 'data'), host: '127.0.0.1', kafkaPort: 0, httpPort: 'off', amqpPort: 'off', mqttPort: 'off', stompPort: 'off', fsync: 'never' });
+}
+
+function client(port: number) {
+  return new Kafka({ clientId: 'test', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+}
+
+test('kafkajs: create a topic, produce, consume with a group; offsets survive a restart', { timeout: 60_000 }, async () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'kafka-')), 'data');
+  let server = await start(dataDir);
+  const kafka = client(server.port('kafka')!);
+  const admin = kafka.admin();
+  await admin.connect();
+  assert.equal(await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3 }] }), true);
+  assert.ok((await admin.listTopics()).includes('orders'));
+  const producer = kafka.producer();
+  await producer.connect();
+  const N = 300;
+  for (let i = 0; i < N; i += 100) {
+    await producer.send({ topic: 'orders', messages: Array.from({ length: 100 }, (_, k) => ({ key: `k${(i + k) % 7}`, value: `v${i + k}`, headers: { h: 'x' } })) });
+  }
+  const offsets = await admin.fetchTopicOffsets('orders');
+  assert.equal(offsets.reduce((a, o) => a + Number(o.high), 0), N);
+
+  const consumer = kafka.consumer({ groupId: 'g1', sessionTimeout: 10_000, heartbeatInterval: 500 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'orders', fromBeginning: true });
+  const seen = new Set<string>();
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ message }) => {
+          assert.equal(message.headers?.['h']?.toString(), 'x');
+          seen.add(message.value!.toString());
+          if (seen.size === N) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  const committed = await admin.fetchOffsets({ groupId: 'g1', topics: ['orders'] });
+  assert.equal(committed[0]!.partitions.reduce((a, p) => a + Number(p.offset), 0), N);
+  await producer.disconnect();
+  await admin.disconnect();
+  await server.close();
+
+  server = await start(dataDir);
+  const admin2 = client(server.port('kafka')!).admin();
+  await admin2.connect();
+  const again = await admin2.fetchOffsets({ groupId: 'g1', topics: ['orders'] });
+  assert.equal(again[0]!.partitions.reduce((a, p) => a + Number(p.offset), 0), N);
+  await admin2.deleteTopics({ topics: ['orders'] });
+  assert.ok(!(await admin2.listTopics()).includes('orders'));
+  await admin2.disconnect();
+  await server.close();
+});
