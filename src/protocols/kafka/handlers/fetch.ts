@@ -9,6 +9,8 @@ import type { Stream } from '../../../core/streams/stream.js';
 export const fetchVersions = [4, 11] as const;
 /** Longest long poll we honour. */
 const MAX_WAIT_MS_MAX = 30_000;
+/** librdkafka refuses a null record set (size -1): an empty partition answers with zero bytes. */
+const NO_RECORDS = Buffer.alloc(0);
 
 interface Want {
   stream: Stream | undefined;
@@ -22,7 +24,7 @@ async function readAll(wants: Want[], maxBytes: number): Promise<number> {
   let total = 0;
   for (const w of wants) {
     const o = w.out;
-    o.records = null;
+    o.records = NO_RECORDS;
     if (!w.stream || w.partition < 0 || w.partition >= w.stream.partitionCount) {
       o.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
       continue;
@@ -34,7 +36,7 @@ async function readAll(wants: Want[], maxBytes: number): Promise<number> {
     if (budget <= 0 && total > 0) continue;
     try {
       const r = await w.stream.read(w.partition, w.offset, Math.max(budget, 1));
-      o.records = r.data.length > 0 ? r.data : null;
+      o.records = r.data.length > 0 ? r.data : NO_RECORDS;
       total += r.data.length;
     } catch (err) {
       o.errorCode = kafkaErrorOf(err);
@@ -61,7 +63,7 @@ export async function handleFetch(ctx: HandlerContext, req: FetchRequest): Promi
         snapshotId: { endOffset: -1n, epoch: -1 },
         abortedTransactions: null,
         preferredReadReplica: -1,
-        records: null,
+        records: NO_RECORDS,
       };
       partitions.push(out);
       wants.push({ stream, partition: p.partition, offset: Number(p.fetchOffset), maxBytes: p.partitionMaxBytes, out });
