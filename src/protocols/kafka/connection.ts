@@ -3,7 +3,8 @@
 // behaviour); ApiVersions with a too-new version gets UNSUPPORTED_VERSION with the v0 body.
 import type { Socket } from 'node:net';
 import { childLogger } from '../../lib/logger.js';
-import { encodeApiVersionsResponse } from './codec/generated/index.js';
+import { encodeApiVersionsResponse, encodeSaslAuthenticateResponse, encodeSaslHandshakeResponse, type SaslAuthenticateRequest, type SaslAuthenticateResponse, type SaslHandshakeRequest } from './codec/generated/index.js';
+import { SASL_MECHANISMS, saslMechanism, type SaslMechanism } from '../../core/auth/sasl.js';
 import { readRequestHeader, responseFrame, splitFrames, API_VERSIONS_KEY } from './codec/frame.js';
 import { KafkaDecodeError, KafkaReader } from './codec/reader.js';
 import { dispatch, API_VERSIONS_MAX } from './dispatch.js';
@@ -13,6 +14,8 @@ import type { Broker } from '../../core/broker.js';
 import type { KafkaSettings } from './handlers/context.js';
 
 const log = childLogger('kafka');
+const SASL_HANDSHAKE = 17;
+const SASL_AUTHENTICATE = 36;
 /** Pause reading while this many response bytes wait to be written. */
 const WRITE_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -26,6 +29,11 @@ export class KafkaConnection {
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly ctx: HandlerContext;
+  private sasl: SaslMechanism | undefined;
+  /** After SaslHandshake v0, SASL tokens travel as bare length-prefixed frames. */
+  private bareSasl = false;
+  private authenticated = false;
+  private readonly loopback: boolean;
 
   constructor(
     private readonly socket: Socket,
@@ -33,6 +41,8 @@ export class KafkaConnection {
     private readonly settings: KafkaSettings,
   ) {
     socket.setNoDelay(true);
+    const addr = socket.remoteAddress ?? '';
+    this.loopback = addr === '127.0.0.1' || addr === '::1' || addr.startsWith('::ffff:127.');
     this.ctx = { broker, settings, clientId: '', clientHost: `/${socket.remoteAddress ?? ''}` };
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => this.close());
@@ -50,7 +60,7 @@ export class KafkaConnection {
       log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'bad frame; closing connection');
       return this.close();
     }
-    for (const f of frames) this.chain = this.chain.then(() => this.handle(f));
+    for (const f of frames) this.chain = this.chain.then(() => (this.bareSasl ? this.handleBareSasl(f) : this.handle(f)));
   }
 
   private async handle(frame: Buffer): Promise<void> {
@@ -70,6 +80,10 @@ export class KafkaConnection {
       body.errorCode = KafkaError.UNSUPPORTED_VERSION;
       return this.send(responseFrame(header.correlationId, header.apiKey, false, (w) => encodeApiVersionsResponse(w, 0, body as never)));
     }
+    if (this.settings.saslRequired && !this.authenticated && header.apiKey !== API_VERSIONS_KEY && header.apiKey !== SASL_HANDSHAKE && header.apiKey !== SASL_AUTHENTICATE) {
+      log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey }, 'request before authentication; closing connection');
+      return this.close();
+    }
     if (!entry || header.apiVersion < entry.minVersion || header.apiVersion > entry.maxVersion) {
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, version: header.apiVersion }, 'unsupported API or version; closing connection');
       return this.close();
@@ -82,6 +96,8 @@ export class KafkaConnection {
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, err: err.message }, 'malformed request; closing connection');
       return this.close();
     }
+    if (header.apiKey === SASL_HANDSHAKE) return this.saslHandshake(header.correlationId, header.apiVersion, req as SaslHandshakeRequest);
+    if (header.apiKey === SASL_AUTHENTICATE) return this.saslAuthenticate(header.correlationId, header.apiVersion, req as SaslAuthenticateRequest);
     let res: unknown;
     try {
       res = await entry.handle(this.ctx, req as never, header.apiVersion);
@@ -93,6 +109,53 @@ export class KafkaConnection {
     if (header.apiKey === 0 && (req as { acks: number }).acks === 0) return;
     const flexible = header.apiVersion >= entry.codec.flexibleFrom;
     this.send(responseFrame(header.correlationId, header.apiKey, flexible, (w) => entry.codec.encodeResponse(w, header.apiVersion, res as never)));
+  }
+
+  private saslHandshake(correlationId: number, version: number, req: SaslHandshakeRequest): void {
+    const mech = saslMechanism(req.mechanism, this.ctx.broker.users, this.loopback);
+    this.sasl = mech;
+    const body = { errorCode: mech ? KafkaError.NONE : KafkaError.UNSUPPORTED_SASL_MECHANISM, mechanisms: [...SASL_MECHANISMS] };
+    this.send(responseFrame(correlationId, SASL_HANDSHAKE, false, (w) => encodeSaslHandshakeResponse(w, version, body)));
+    if (mech && version === 0) this.bareSasl = true;
+  }
+
+  private saslAuthenticate(correlationId: number, version: number, req: SaslAuthenticateRequest): void {
+    const res: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n };
+    let fail = false;
+    if (!this.sasl) {
+      res.errorCode = KafkaError.ILLEGAL_SASL_STATE;
+      res.errorMessage = 'SaslAuthenticate before SaslHandshake';
+      fail = true;
+    } else {
+      try {
+        const step = this.sasl.step(req.authBytes);
+        res.authBytes = step.response;
+        if (step.user) this.authenticated = true;
+      } catch (err) {
+        res.errorCode = KafkaError.SASL_AUTHENTICATION_FAILED;
+        res.errorMessage = (err as Error).message;
+        fail = true;
+      }
+    }
+    this.send(responseFrame(correlationId, SASL_AUTHENTICATE, version >= 2, (w) => encodeSaslAuthenticateResponse(w, version, res)));
+    if (fail) this.socket.end();
+  }
+
+  /** A bare SASL token (after SaslHandshake v0): reply bare; a failure closes the connection. */
+  private handleBareSasl(token: Buffer): void {
+    try {
+      const step = this.sasl!.step(token);
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(step.response.length);
+      this.send([size, step.response]);
+      if (step.user) {
+        this.authenticated = true;
+        this.bareSasl = false;
+      }
+    } catch (err) {
+      log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'SASL authentication failed');
+      this.close();
+    }
   }
 
   private send(chunks: Buffer[]): Promise<void> | void {

@@ -39,6 +39,9 @@ const handlers: Partial<Record<string, Handler>> = {
   DeleteTopics: admin.handleDeleteTopics as Handler,
   DeleteGroups: groups.handleDeleteGroups as Handler,
   CreatePartitions: admin.handleCreatePartitions as Handler,
+  // Answered by the connection itself (they change its state); listed so that they are advertised.
+  SaslHandshake: (() => undefined) as Handler,
+  SaslAuthenticate: (() => undefined) as Handler,
 };
 
 /** ApiVersions (18) answers from this very table. */

@@ -14,6 +14,8 @@ export interface KafkaSettings {
   /** socket.request.max.bytes. */
   requestBytesMax: number;
   vhost: string;
+  /** When true, only ApiVersions and SASL are answered before a successful SASL authentication. */
+  saslRequired: boolean;
 }
 
 export const defaultKafkaSettings: Omit<KafkaSettings, 'advertisedHost' | 'advertisedPort'> = {
@@ -21,6 +23,7 @@ export const defaultKafkaSettings: Omit<KafkaSettings, 'advertisedHost' | 'adver
   defaultPartitions: 1,
   requestBytesMax: 100 * 1024 * 1024,
   vhost: DEFAULT_VHOST,
+  saslRequired: false,
 };
 
 export interface HandlerContext {
