@@ -244,6 +244,24 @@ export class Broker {
     return this.queues.get(vhost)?.get(name)?.durable ?? false;
   }
 
+  // ---- idempotent producers -----------------------------------------------------------------------------
+
+  private producerIdNext = -1;
+  private producerIdLimit = -1;
+
+  /** A new producer id, unique across restarts: ids are reserved in persisted blocks. */
+  async allocateProducerId(): Promise<bigint> {
+    if (this.producerIdNext < 0 || this.producerIdNext >= this.producerIdLimit) {
+      const rec = this.meta.get('setting', 'producer-id-block');
+      const start = rec ? Number(rec.value['end']) : 0;
+      const end = start + PRODUCER_ID_BLOCK;
+      await this.meta.put({ kind: 'setting', key: 'producer-id-block', value: { end } });
+      this.producerIdNext = start;
+      this.producerIdLimit = end;
+    }
+    return BigInt(this.producerIdNext++);
+  }
+
   // ---- consumer groups -----------------------------------------------------------------------------------
 
   private async openCoordinator(vhost: string): Promise<GroupCoordinator> {
@@ -557,6 +575,8 @@ export class Broker {
 
 /** How often stream retention is applied. */
 const RETENTION_CHECK_MS = 60_000;
+/** Producer ids reserved per MetaStore write. */
+const PRODUCER_ID_BLOCK = 1000;
 /** The internal log of committed consumer-group offsets, one per vhost. */
 export const CONSUMER_OFFSETS = '__consumer_offsets';
 

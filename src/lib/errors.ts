@@ -14,6 +14,8 @@ export const ErrorCode = {
   CorruptData: 'corrupt_data',
   UnsupportedVersion: 'unsupported_version',
   Overflow: 'overflow', // a queue refused a publish (x-overflow=reject-publish)
+  OutOfOrderSequence: 'out_of_order_sequence', // an idempotent producer skipped sequence numbers
+  InvalidProducerEpoch: 'invalid_producer_epoch', // an idempotent producer was fenced by a newer epoch
   Closed: 'closed',
   Internal: 'internal',
 } as const;

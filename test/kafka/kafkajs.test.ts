@@ -69,3 +69,20 @@ test('kafkajs: create a topic, produce, consume with a group; offsets survive a 
   await admin2.disconnect();
   await server.close();
 });
+
+test('kafkajs idempotent producer gets a producer id and its sends land exactly once', { timeout: 30_000 }, async () => {
+  const server = await start();
+  const kafka = client(server.port('kafka')!);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (let i = 0; i < 5; i++) await producer.send({ topic: 'idem', acks: -1, messages: [{ value: `m${i}` }, { value: `n${i}` }] });
+  await producer.disconnect();
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets('idem');
+  assert.equal(Number(offsets[0]!.high), 10);
+  await admin.disconnect();
+  const first = await server.broker.getStream('/', 'idem').read(0, 0, 1 << 20);
+  assert.ok(first.data.readBigInt64BE(43) >= 0n, 'batches carry the producer id');
+  await server.close();
+});

@@ -73,3 +73,20 @@ test('bad configs are refused', async () => {
   await assert.rejects(Stream.open('/', 'bad', { ...defaultStreamConfig, partitions: 0 }, factory()), BrokerError);
   await assert.rejects(Stream.open('/', 'bad', { ...defaultStreamConfig, retentionMs: -5 }, factory()), BrokerError);
 });
+
+test('idempotent producers: a retried batch is not appended twice; gaps and old epochs are refused', async () => {
+  const s = await Stream.open('/', 'idem', { ...defaultStreamConfig }, factory());
+  const batch = (seq: number, epoch = 0, n = 2) =>
+    encodeBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`s${seq + i}`), timestamp: 1 })), { producerId: 7n, producerEpoch: epoch, baseSequence: seq });
+  const a = await s.appendBatches(0, batch(0));
+  const again = await s.appendBatches(0, batch(0));
+  assert.equal(again.duplicate, true);
+  assert.deepEqual([again.baseOffset, again.lastOffset], [a.baseOffset, a.lastOffset]);
+  assert.equal(s.latestOffset(0), 2);
+  await s.appendBatches(0, batch(2));
+  await assert.rejects(s.appendBatches(0, batch(9)), (e: unknown) => e instanceof BrokerError && e.code === 'out_of_order_sequence');
+  await s.appendBatches(0, batch(0, 1));
+  await assert.rejects(s.appendBatches(0, batch(2, 0)), (e: unknown) => e instanceof BrokerError && e.code === 'invalid_producer_epoch');
+  assert.equal(s.latestOffset(0), 6);
+  await s.close();
+});

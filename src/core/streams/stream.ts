@@ -9,6 +9,7 @@ import { batchLastOffsetDelta, BATCH_LENGTH_PREFIX_BYTES, setLogAppendTime } fro
 import type { Message } from '../message.js';
 import { decodeMessage, encodeMessage } from '../message-codec.js';
 import { murmur2, toPositive } from './murmur2.js';
+import { ProducerState } from './producer-state.js';
 
 export interface StreamConfig {
   partitions: number;
@@ -34,6 +35,8 @@ export interface StreamAppendResult {
   lastOffset: number;
   /** Set when the stream uses LogAppendTime. */
   logAppendTimeMs: number | undefined;
+  /** An idempotent producer's retry of its last batch: nothing was appended. */
+  duplicate?: boolean;
 }
 
 export function validateStreamConfig(c: StreamConfig): void {
@@ -48,6 +51,7 @@ export function validateStreamConfig(c: StreamConfig): void {
 export class Stream {
   private roundRobin = 0;
   private closed = false;
+  private readonly producerStates: ProducerState[] = [];
 
   private constructor(
     readonly vhost: string,
@@ -99,7 +103,15 @@ export class Stream {
         p += len;
       }
     }
+    // Idempotent producers: the first batch's producer fields decide (a produce carries one batch per partition).
+    const ps = (this.producerStates[partition] ??= new ProducerState());
+    const idempotent = batches.length >= 61 && batches.readBigInt64BE(43) >= 0n;
+    if (idempotent) {
+      const seen = ps.check(batches.readBigInt64BE(43), batches.readInt16BE(51), batches.readInt32BE(53));
+      if (seen.kind === 'duplicate') return { baseOffset: seen.baseOffset, lastOffset: seen.lastOffset, logAppendTimeMs, duplicate: true };
+    }
     const r = await log.append(batches, opts);
+    if (idempotent) ps.record(batches.readBigInt64BE(43), batches.readInt16BE(51), batches.readInt32BE(53), r.lastOffset - r.baseOffset + 1, r.baseOffset, r.lastOffset);
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs };
   }
 

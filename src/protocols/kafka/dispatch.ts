@@ -9,6 +9,7 @@ import { handleFetch } from './handlers/fetch.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import * as groups from './handlers/groups.js';
 import * as admin from './handlers/topics-admin.js';
+import { handleInitProducerId } from './handlers/init-producer-id.js';
 
 export type Handler = (ctx: HandlerContext, req: never, version: number) => unknown;
 
@@ -38,6 +39,7 @@ const handlers: Partial<Record<string, Handler>> = {
   CreateTopics: admin.handleCreateTopics as Handler,
   DeleteTopics: admin.handleDeleteTopics as Handler,
   DeleteGroups: groups.handleDeleteGroups as Handler,
+  InitProducerId: handleInitProducerId as Handler,
   CreatePartitions: admin.handleCreatePartitions as Handler,
   // Answered by the connection itself (they change its state); listed so that they are advertised.
   SaslHandshake: (() => undefined) as Handler,

@@ -25,6 +25,8 @@ export const KafkaError = {
   INVALID_REQUEST: 42,
   KAFKA_STORAGE_ERROR: 56,
   SASL_AUTHENTICATION_FAILED: 58,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  INVALID_PRODUCER_EPOCH: 47,
   NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
   MEMBER_ID_REQUIRED: 79,
@@ -46,6 +48,10 @@ export function kafkaErrorOf(err: unknown): number {
         return KafkaError.RECORD_LIST_TOO_LARGE;
       case ErrorCode.InvalidArgument:
         return KafkaError.INVALID_REQUEST;
+      case ErrorCode.OutOfOrderSequence:
+        return KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER;
+      case ErrorCode.InvalidProducerEpoch:
+        return KafkaError.INVALID_PRODUCER_EPOCH;
       default:
         return KafkaError.UNKNOWN_SERVER_ERROR;
     }
