@@ -26,7 +26,10 @@ test('kafkajs: create a topic, produce, consume with a group; offsets survive a 
   const kafka = client(server.port('kafka')!);
   const admin = kafka.admin();
   await admin.connect();
-  assert.equal(await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3 }] }), true);
+  assert.equal(await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] }), true);
+  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: 'orders' }] });
+  const retention = described.resources[0]!.configEntries.find((c) => c.configName === 'retention.ms');
+  assert.equal(retention?.configValue, '3600000');
   assert.ok((await admin.listTopics()).includes('orders'));
   const producer = kafka.producer();
   await producer.connect();

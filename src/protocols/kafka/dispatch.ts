@@ -10,6 +10,7 @@ import { handleListOffsets } from './handlers/list-offsets.js';
 import * as groups from './handlers/groups.js';
 import * as admin from './handlers/topics-admin.js';
 import { handleInitProducerId } from './handlers/init-producer-id.js';
+import { handleDescribeConfigs } from './handlers/describe-configs.js';
 
 export type Handler = (ctx: HandlerContext, req: never, version: number) => unknown;
 
@@ -40,6 +41,7 @@ const handlers: Partial<Record<string, Handler>> = {
   DeleteTopics: admin.handleDeleteTopics as Handler,
   DeleteGroups: groups.handleDeleteGroups as Handler,
   InitProducerId: handleInitProducerId as Handler,
+  DescribeConfigs: handleDescribeConfigs as Handler,
   CreatePartitions: admin.handleCreatePartitions as Handler,
   // Answered by the connection itself (they change its state); listed so that they are advertised.
   SaslHandshake: (() => undefined) as Handler,
