@@ -89,3 +89,47 @@ test('kafkajs idempotent producer gets a producer id and its sends land exactly 
   assert.ok(first.data.readBigInt64BE(43) >= 0n, 'batches carry the producer id');
   await server.close();
 });
+
+test('kafkajs consumer group of three rebalances as members join and leave; every message consumed', { timeout: 90_000 }, async () => {
+  const server = await start();
+  const kafka = client(server.port('kafka')!);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'work', numPartitions: 6 }] });
+  const seen = new Set<string>();
+  const assignments = new Map<string, number>();
+  const members = [1, 2, 3].map((i) => {
+    const c = kafka.consumer({ groupId: 'trio', sessionTimeout: 6000, heartbeatInterval: 100, rebalanceTimeout: 5000 });
+    c.on(c.events.GROUP_JOIN, (e) => assignments.set(`c${i}`, (e.payload.memberAssignment['work'] ?? []).length));
+    return c;
+  });
+  const waitFor = async (cond: () => boolean, what: string) => {
+    const end = Date.now() + 30_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify([...assignments])}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  for (const [i, c] of members.entries()) {
+    await c.connect();
+    await c.subscribe({ topic: 'work', fromBeginning: true });
+    await c.run({ eachMessage: async ({ message }) => void seen.add(message.value!.toString()) });
+    await waitFor(() => assignments.size === i + 1 && [...assignments.values()].reduce((a, b) => a + b, 0) === 6, `${i + 1} members sharing 6 partitions`);
+  }
+  assert.deepEqual([...assignments.values()], [2, 2, 2]);
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'work', messages: Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, value: `w${i}` })) });
+  await waitFor(() => seen.size === 600, 'all 600 messages');
+  // One member leaves: the other two take over its partitions.
+  assignments.clear();
+  await members[2]!.disconnect();
+  await waitFor(() => assignments.size === 2 && [...assignments.values()].reduce((a, b) => a + b, 0) === 6, 'two members sharing 6 partitions');
+  await producer.send({ topic: 'work', messages: Array.from({ length: 60 }, (_, i) => ({ value: `x${i}` })) });
+  await waitFor(() => seen.size === 660, 'the messages after the rebalance');
+  await producer.disconnect();
+  await members[0]!.disconnect();
+  await members[1]!.disconnect();
+  await admin.disconnect();
+  await server.close();
+});
