@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Kafka produce/consume throughput with kcat (librdkafka) against Junction, beside this machine's limits.
+# Usage: bash bench/kafka/run.sh [records]   (after npm run build; needs kcat, and iperf3 for the loopback line)
+# Prints a markdown table. Starts its own broker on port 19092 with a temp data dir and stops it after.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-1000000}
+PORT=19092
+WORK=$(mktemp -d)
+trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+# 100-byte records, one per line.
+head -c $((N * 50)) /dev/urandom | od -An -vtx1 | tr -d ' \n' | fold -w 100 | head -n "$N" > "$WORK/records.txt"
+
+echo "| test | partitions | fsync | records | seconds | records/s | MB/s |"
+echo "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
+for FSYNC in never always; do
+  rm -rf "$WORK/data"
+  node dist/src/cli/main.js serve --data-dir "$WORK/data" --host 127.0.0.1 --kafka-port $PORT --http-port off --fsync $FSYNC --log-level warn &
+  PID=$!
+  sleep 1
+  for P in 1 8; do
+    T=bench-$P
+    node --input-type=module -e "import k from 'kafkajs'; const a = new k.Kafka({ brokers: ['127.0.0.1:$PORT'], logLevel: 0 }).admin(); await a.connect(); await a.createTopics({ topics: [{ topic: '$T', numPartitions: $P }] }); await a.disconnect();"
+    S=$(date +%s.%N)
+    kcat -b 127.0.0.1:$PORT -P -t $T -X linger.ms=20 -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000 -X topic.partitioner=random -l "$WORK/records.txt"
+    E=$(date +%s.%N)
+    awk -v s="$S" -v e="$E" -v n="$N" -v p="$P" -v f="$FSYNC" 'BEGIN { t = e - s; printf "| produce (kcat -P) | %d | %s | %d | %.2f | %d | %.1f |\n", p, f, n, t, n / t, n * 100 / t / 1e6 }'
+    S=$(date +%s.%N)
+    GOT=$(kcat -b 127.0.0.1:$PORT -C -t $T -o beginning -e -q -X fetch.max.bytes=52428800 | wc -l)
+    E=$(date +%s.%N)
+    awk -v s="$S" -v e="$E" -v n="$GOT" -v p="$P" -v f="$FSYNC" 'BEGIN { t = e - s; printf "| consume (kcat -C) | %d | %s | %d | %.2f | %d | %.1f |\n", p, f, n, t, n / t, n * 100 / t / 1e6 }'
+  done
+  kill $PID
+  wait $PID 2>/dev/null || true
+done
+
+DD=$(dd if=/dev/zero of="$WORK/dd" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1)
+echo
+echo "disk: dd if=/dev/zero bs=1M count=1024 conv=fdatasync → ${DD##*, }"
+if command -v iperf3 >/dev/null; then
+  iperf3 -s -1 -p 15201 >/dev/null 2>&1 &
+  sleep 0.5
+  echo "loopback: iperf3 -c 127.0.0.1 -t 3 → $(iperf3 -c 127.0.0.1 -p 15201 -t 3 | grep receiver | awk '{print $7, $8}')"
+fi
