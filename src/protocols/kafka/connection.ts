@@ -25,7 +25,10 @@ function isFlexible(apiKey: number, version: number): boolean {
 }
 
 export class KafkaConnection {
-  private pending: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  /** Bytes needed before the next frame can be split off. */
+  private needBytes = 4;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly ctx: HandlerContext;
@@ -49,17 +52,26 @@ export class KafkaConnection {
     socket.on('close', () => (this.closed = true));
   }
 
+  /**
+   * Collects chunks until a whole frame is there (its size is known from the 4-byte prefix), so a large
+   * request arriving in many TCP reads is copied once, not once per read.
+   */
   private onData(chunk: Buffer): void {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.chunks.push(chunk);
+    this.chunkBytes += chunk.length;
+    if (this.chunkBytes < this.needBytes) return;
+    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.chunkBytes);
     let frames: Buffer[];
+    let rest: Buffer;
     try {
-      const s = splitFrames(this.pending, this.settings.requestBytesMax);
-      frames = s.frames;
-      this.pending = s.rest;
+      ({ frames, rest } = splitFrames(buf, this.settings.requestBytesMax));
     } catch (err) {
       log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'bad frame; closing connection');
       return this.close();
     }
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.chunkBytes = rest.length;
+    this.needBytes = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4;
     for (const f of frames) this.chain = this.chain.then(() => (this.bareSasl ? this.handleBareSasl(f) : this.handle(f)));
   }
 
