@@ -95,6 +95,8 @@ interface InFlight {
 
 /** Records read per log read when delivering. */
 const READ_BATCH_BYTES = 256 * 1024;
+/** Queue recovery logs progress every this many records. */
+const RECOVERY_PROGRESS_RECORDS = 1_000_000;
 /** Deliveries per drain turn before yielding to the event loop. */
 const DRAIN_TURN_MAX = 2048;
 
@@ -147,8 +149,15 @@ export class Queue {
 
   private async recoverFromLog(): Promise<void> {
     let o = Math.max(this.state.lowWatermark, this.log.logStartOffset);
+    const start = o;
     const end = this.log.nextOffset;
+    const startedAt = Date.now();
+    let nextReport = start + RECOVERY_PROGRESS_RECORDS;
     while (o < end) {
+      if (o >= nextReport) {
+        this.logger.info({ queue: this.name, vhost: this.vhost, done: o - start, total: end - start }, 'recovering queue');
+        nextReport += RECOVERY_PROGRESS_RECORDS;
+      }
       const records = await this.log.readRecords(o, 100_000, 4 * 1024 * 1024);
       if (records.length === 0) break;
       for (const r of records) {
@@ -158,6 +167,9 @@ export class Queue {
         }
         o = r.offset + 1;
       }
+    }
+    if (end - start >= RECOVERY_PROGRESS_RECORDS) {
+      this.logger.info({ queue: this.name, vhost: this.vhost, records: end - start, ready: this.ready.length, ms: Date.now() - startedAt }, 'queue recovered');
     }
   }
 
