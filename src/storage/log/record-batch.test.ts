@@ -16,10 +16,10 @@ test('CRC32C is the Castagnoli polynomial', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
 });
 
-test('property: encode → check → decode round-trips records, plain and gzip', () => {
+test('property: encode → check → decode round-trips records, plain, gzip, snappy and lz4', () => {
   fc.assert(
-    fc.property(fc.array(recordArb, { minLength: 1, maxLength: 30 }), fc.nat(1e9), fc.boolean(), (records, base, gzip) => {
-      const b = encodeBatch(records, { baseOffset: base, compression: gzip ? Compression.Gzip : Compression.None });
+    fc.property(fc.array(recordArb, { minLength: 1, maxLength: 30 }), fc.nat(1e9), fc.constantFrom(Compression.None, Compression.Gzip, Compression.Snappy, Compression.Lz4), (records, base, compression) => {
+      const b = encodeBatch(records, { baseOffset: base, compression });
       assert.deepEqual(checkBatch(b, 0), { ok: true, sizeBytes: b.length });
       const h = readBatchHeader(b);
       assert.equal(h.recordCount, records.length);
@@ -58,4 +58,19 @@ test('LogAppendTime rewrites the max timestamp and keeps the CRC valid', () => {
   setLogAppendTime(b, 0, 1234);
   assert.equal(checkBatch(b, 0).ok, true);
   assert.equal(decodeBatch(b)[0]!.timestamp, 1234);
+});
+
+test('xerial-framed snappy (Java clients, kafka-python) decodes; garbage in a compressed batch is a RangeError', async () => {
+  const { compressSync } = await import('snappy');
+  const { codecFor } = await import('./compression.js');
+  const raw = Buffer.from('abcabcabc'.repeat(100));
+  const block = compressSync(raw) as Buffer;
+  const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(block.length);
+  const framed = Buffer.concat([header, len, block, len, block]);
+  assert.deepEqual(codecFor(Compression.Snappy)!.decompress(framed), Buffer.concat([raw, raw]));
+  const b = encodeBatch([{ key: null, value: Buffer.from('x'), timestamp: 1 }], { compression: Compression.Lz4 });
+  b.fill(7, 61);
+  assert.throws(() => decodeBatch(b), RangeError);
 });

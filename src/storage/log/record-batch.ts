@@ -245,7 +245,11 @@ export function decodeBatch(buf: Buffer, pos = 0): Record[] {
   if (compression !== Compression.None) {
     const codec = codecFor(compression);
     if (!codec) throw new RangeError(`compression codec ${compression} is not available`);
-    body = codec.decompress(buf.subarray(p, end));
+    try {
+      body = codec.decompress(buf.subarray(p, end));
+    } catch (err) {
+      throw new RangeError(`cannot decompress batch (codec ${compression}): ${(err as Error).message}`);
+    }
     p = 0;
     bodyEnd = body.length;
   }
