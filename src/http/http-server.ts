@@ -1,7 +1,6 @@
 // The HTTP listener (design.md §4): management API, metrics and UI arrive with their issue; for now it
 // serves /api/health. Routes are a plain table over node:http: the surface is small and fixed.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Broker } from '../core/broker.js';
 
 /** Request line and header bytes node:http accepts before answering 431. */
@@ -37,8 +36,4 @@ export function createHttpServer(broker: Broker): Server {
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 30_000;
   return server;
-}
-
-export function boundAddress(server: Server): AddressInfo {
-  return server.address() as AddressInfo;
 }

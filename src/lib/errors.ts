@@ -53,7 +53,3 @@ export function toStorageError(err: unknown, file?: string): StorageError {
   const kind = code === 'ENOSPC' || code === 'EDQUOT' ? 'ENOSPC' : code === 'EIO' ? 'EIO' : 'OTHER';
   return new StorageError(kind, `${code ?? 'error'}: ${(err as Error)?.message ?? String(err)}`, file, undefined, { cause: err });
 }
-
-export const notFound = (what: string) => new BrokerError(ErrorCode.NotFound, what);
-export const preconditionFailed = (what: string) => new BrokerError(ErrorCode.PreconditionFailed, what);
-export const invalidArgument = (what: string) => new BrokerError(ErrorCode.InvalidArgument, what);

@@ -5,7 +5,14 @@ import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { Limits } from '../../lib/limits.js';
 import type { PartitionLog, ReadResult } from '../../storage/log/types.js';
-import { batchLastOffsetDelta, BATCH_LENGTH_PREFIX_BYTES, setLogAppendTime } from '../../storage/log/record-batch.js';
+import {
+  BATCH_HEADER_BYTES,
+  BATCH_LENGTH_PREFIX_BYTES,
+  batchBaseSequence,
+  batchProducerEpoch,
+  batchProducerId,
+  setLogAppendTime,
+} from '../../storage/log/record-batch.js';
 import type { Message } from '../message.js';
 import { decodeMessage, encodeMessage } from '../message-codec.js';
 import { murmur2, toPositive } from './murmur2.js';
@@ -98,20 +105,22 @@ export class Stream {
       logAppendTimeMs = this.clock.nowMs();
       for (let p = 0; p + BATCH_LENGTH_PREFIX_BYTES <= batches.length; ) {
         const len = batches.readInt32BE(p + 8) + BATCH_LENGTH_PREFIX_BYTES;
-        if (len < 61 || p + len > batches.length) break; // the log's own check reports it
+        if (len < BATCH_HEADER_BYTES || p + len > batches.length) break; // the log's own check reports it
         setLogAppendTime(batches, p, logAppendTimeMs);
         p += len;
       }
     }
     // Idempotent producers: the first batch's producer fields decide (a produce carries one batch per partition).
     const ps = (this.producerStates[partition] ??= new ProducerState());
-    const idempotent = batches.length >= 61 && batches.readBigInt64BE(43) >= 0n;
-    if (idempotent) {
-      const seen = ps.check(batches.readBigInt64BE(43), batches.readInt16BE(51), batches.readInt32BE(53));
+    const producerId = batches.length >= BATCH_HEADER_BYTES ? batchProducerId(batches) : -1n;
+    const epoch = producerId >= 0n ? batchProducerEpoch(batches) : -1;
+    const sequence = producerId >= 0n ? batchBaseSequence(batches) : -1;
+    if (producerId >= 0n) {
+      const seen = ps.check(producerId, epoch, sequence);
       if (seen.kind === 'duplicate') return { baseOffset: seen.baseOffset, lastOffset: seen.lastOffset, logAppendTimeMs, duplicate: true };
     }
     const r = await log.append(batches, opts);
-    if (idempotent) ps.record(batches.readBigInt64BE(43), batches.readInt16BE(51), batches.readInt32BE(53), r.lastOffset - r.baseOffset + 1, r.baseOffset, r.lastOffset);
+    if (producerId >= 0n) ps.record(producerId, epoch, sequence, r.lastOffset - r.baseOffset + 1, r.baseOffset, r.lastOffset);
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs };
   }
 
@@ -204,9 +213,4 @@ export class Stream {
     this.closed = true;
     for (const l of this.partitions) await l.destroy();
   }
-}
-
-/** Offsets of the last record of a raw batch buffer (for callers counting records). */
-export function lastOffsetOfBatch(buf: Buffer, pos = 0): number {
-  return Number(buf.readBigInt64BE(pos)) + batchLastOffsetDelta(buf, pos);
 }

@@ -52,10 +52,6 @@ const codecs = new Map<number, CompressionCodec>([
   ],
 ]);
 
-export function registerCodec(type: Compression, codec: CompressionCodec): void {
-  codecs.set(type, codec);
-}
-
 export function codecFor(type: number): CompressionCodec | undefined {
   return codecs.get(type);
 }

@@ -189,6 +189,9 @@ export const batchSizeBytes = (buf: Buffer, pos = 0): number => buf.readInt32BE(
 export const batchLastOffsetDelta = (buf: Buffer, pos = 0): number => buf.readInt32BE(pos + 23);
 export const batchMaxTimestamp = (buf: Buffer, pos = 0): number => Number(buf.readBigInt64BE(pos + 35));
 export const batchRecordCount = (buf: Buffer, pos = 0): number => buf.readInt32BE(pos + 57);
+export const batchProducerId = (buf: Buffer, pos = 0): bigint => buf.readBigInt64BE(pos + 43);
+export const batchProducerEpoch = (buf: Buffer, pos = 0): number => buf.readInt16BE(pos + 51);
+export const batchBaseSequence = (buf: Buffer, pos = 0): number => buf.readInt32BE(pos + 53);
 
 /** Rewrites the base offset in place (the CRC does not cover it). */
 export function setBatchBaseOffset(buf: Buffer, pos: number, baseOffset: number): void {
