@@ -4,6 +4,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Broker } from '../core/broker.js';
 import { createHttpServer } from '../http/http-server.js';
 import { createKafkaListener } from '../protocols/kafka/kafka-listener.js';
+import { createAmqpListener } from '../protocols/amqp/amqp-listener.js';
 import { childLogger, type Logger } from '../lib/logger.js';
 import type { ServerConfig } from './config.js';
 
@@ -24,7 +25,7 @@ export interface RunningServer {
 }
 
 /** Protocols whose listeners arrive with their own issues: their options are accepted and validated now. */
-const pendingProtocols = ['amqp', 'mqtt', 'stomp'] as const;
+const pendingProtocols = ['mqtt', 'stomp'] as const;
 
 function listen(server: Server | NetServer, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
@@ -50,6 +51,21 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
       kafka.settings.advertisedPort = addr.port;
       listeners.push({ protocol: 'kafka', address: addr.address, port: addr.port });
       closers.push(() => kafka.close());
+    }
+    if (config.amqpPort !== 'off') {
+      const amqp = createAmqpListener(broker);
+      // 0.0.0.0 (the default) means every address: '::' is dual-stack on Linux, so IPv4 and IPv6 clients both
+      // connect; fall back to IPv4 only where IPv6 is off.
+      let addr: AddressInfo;
+      if (config.host === '0.0.0.0') {
+        try {
+          addr = await listen(amqp.server, config.amqpPort, '::');
+        } catch {
+          addr = await listen(amqp.server, config.amqpPort, '0.0.0.0');
+        }
+      } else addr = await listen(amqp.server, config.amqpPort, config.host);
+      listeners.push({ protocol: 'amqp', address: addr.address, port: addr.port });
+      closers.push(() => amqp.close());
     }
     if (config.httpPort !== 'off') {
       const http = createHttpServer(broker);

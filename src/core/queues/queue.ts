@@ -41,6 +41,8 @@ export interface QueueConsumer {
   deliver(queue: Queue, consumerTag: string, deliveries: Delivery[]): void;
   /** The queue cancelled this consumer (deleted, or similar). */
   cancelled(queue: Queue, consumerTag: string, reason: string): void;
+  /** false while the consumer cannot take more (its socket is backed up); resumeDelivery() when it can. */
+  ready?(): boolean;
 }
 
 export interface ConsumerOptions {
@@ -117,7 +119,7 @@ export class Queue {
   private nextDeliveryId = 1;
   private drainScheduled = false;
   private draining = false;
-  private closed = false;
+  private isClosed = false;
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
@@ -174,6 +176,11 @@ export class Queue {
   }
 
   // ---- counts --------------------------------------------------------------------------------------------
+
+  /** Closed or deleted: no more settlement or delivery. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
 
   get messageCount(): number {
     return this.ready.length;
@@ -299,13 +306,20 @@ export class Queue {
     return this.consumers.findIndex((c) => c.tag === tag);
   }
 
-  /** Removes a consumer and returns its unacked deliveries to the ready set (flagged redelivered). */
-  removeConsumer(tag: string): boolean {
+  /**
+   * Removes a consumer. Its unacked deliveries return to the ready set (flagged redelivered), unless
+   * requeueUnacked is false (AMQP basic.cancel: they stay unacked and can still be acked or nacked).
+   */
+  removeConsumer(tag: string, opts: { requeueUnacked?: boolean } = {}): boolean {
     const i = this.find(tag);
     if (i < 0) return false;
     this.consumers.splice(i, 1);
     for (const [id, f] of this.inflight) {
       if (f.consumerTag === tag) {
+        if (opts.requeueUnacked === false) {
+          f.consumerTag = undefined;
+          continue;
+        }
         this.inflight.delete(id);
         this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
       }
@@ -325,8 +339,13 @@ export class Queue {
     return this.consumers[0]!;
   }
 
+  /** A consumer that was not ready() can take deliveries again. */
+  resumeDelivery(): void {
+    this.scheduleDrain();
+  }
+
   private scheduleDrain(): void {
-    if (this.drainScheduled || this.closed) return;
+    if (this.drainScheduled || this.isClosed) return;
     this.drainScheduled = true;
     setImmediate(() => {
       this.drainScheduled = false;
@@ -339,7 +358,7 @@ export class Queue {
     if (n === 0) return undefined;
     if (this.arguments.singleActiveConsumer) {
       const c = this.consumers[0]!;
-      return c.prefetch === 0 || c.unacked < c.prefetch ? c : undefined;
+      return (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false ? c : undefined;
     }
     // Round robin within the highest priority that has capacity.
     let i = 0;
@@ -350,7 +369,7 @@ export class Queue {
       const width = j - i;
       for (let k = 0; k < width; k++) {
         const c = this.consumers[i + ((this.rr + k) % width)]!;
-        if (c.prefetch === 0 || c.unacked < c.prefetch) {
+        if ((c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false) {
           this.rr = (this.rr + k + 1) % width;
           return c;
         }
@@ -361,7 +380,7 @@ export class Queue {
   }
 
   private async drain(): Promise<void> {
-    if (this.draining || this.closed) return;
+    if (this.draining || this.isClosed) return;
     this.draining = true;
     try {
       for (;;) {
@@ -522,7 +541,7 @@ export class Queue {
   }
 
   private armExpiryTimer(): void {
-    if (this.expiryTimer || this.closed) return;
+    if (this.expiryTimer || this.isClosed) return;
     if (!this.ready.peek(this.scratch) || this.scratch.expiresAt === 0) return;
     const delay = Math.max(0, this.scratch.expiresAt - this.clock.nowMs() + 1);
     this.expiryTimer = setTimeout(() => {
@@ -570,24 +589,24 @@ export class Queue {
   /** Marks use for x-expires. */
   private touch(): void {
     const ms = this.arguments.expiresMs;
-    if (ms === undefined || this.closed) return;
+    if (ms === undefined || this.isClosed) return;
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     this.unusedTimer = undefined;
     if (this.consumers.length > 0) return;
     this.unusedTimer = setTimeout(() => {
-      if (this.consumers.length === 0 && !this.closed) this.opts.onUnused?.(this, 'expired');
+      if (this.consumers.length === 0 && !this.isClosed) this.opts.onUnused?.(this, 'expired');
     }, ms);
     this.unusedTimer.unref();
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new BrokerError(ErrorCode.NotFound, `no queue '${this.name}' in vhost '${this.vhost}'`);
+    if (this.isClosed) throw new BrokerError(ErrorCode.NotFound, `no queue '${this.name}' in vhost '${this.vhost}'`);
   }
 
   /** Flushes settlement state and closes the log (a broker restart). In-flight messages stay unsettled. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     await this.state.close();
@@ -598,7 +617,7 @@ export class Queue {
   async delete(reason = 'queue deleted'): Promise<number> {
     const n = this.ready.length;
     const consumers = this.consumers.splice(0);
-    this.closed = true;
+    this.isClosed = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     for (const c of consumers) c.consumer.cancelled(this, c.tag, reason);

@@ -1,0 +1,538 @@
+// One AMQP 0-9-1 connection (README §1–§3, §6): protocol header, handshake (PLAIN, AMQPLAIN), tune,
+// heartbeats, the channel table, content assembly and error handling. Frames are demultiplexed as they
+// arrive; the commands of all channels are then handled strictly in order by one pump, which lets a burst of
+// basic.publish frames become one append per queue.
+import type { Socket } from 'node:net';
+import type { Broker } from '../../core/broker.js';
+import type { FieldTable } from '../../core/message.js';
+import { BrokerError } from '../../lib/errors.js';
+import { childLogger } from '../../lib/logger.js';
+import { decodeContentHeader } from './codec/content-header.js';
+import { AmqpDecodeError } from './codec/decode-error.js';
+import { decodeFieldTableEntries } from './codec/field-table.js';
+import { AmqpFrameParser, HEARTBEAT_FRAME, PROTOCOL_HEADER, type AmqpFrame } from './codec/frame.js';
+import { FrameType, ReplyCode } from './codec/generated/constants.js';
+import {
+  decodeMethod,
+  encodeConnectionBlockedFrame,
+  encodeConnectionCloseFrame,
+  encodeConnectionCloseOkFrame,
+  encodeConnectionOpenOkFrame,
+  encodeConnectionStartFrame,
+  encodeConnectionTuneFrame,
+  encodeConnectionUnblockedFrame,
+  encodeConnectionUpdateSecretOkFrame,
+  methodHasContent,
+  type AmqpMethod,
+  type BasicPublish,
+} from './codec/generated/methods.js';
+import { AmqpChannel, type PublishCommand } from './channel.js';
+import { AmqpError, amqpErrorOf, notAllowed } from './errors.js';
+import type { AmqpContext } from './context.js';
+import { lookup, stringValue } from './queue-arguments.js';
+
+const log = childLogger('amqp');
+
+type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'opened' | 'closing' | 'closed';
+
+/** A command for the pump: a method (and, for basic.publish, its content) on a channel. */
+type Command = { channel: AmqpChannel; method: AmqpMethod; publish?: PublishCommand };
+
+interface PendingContent {
+  method: BasicPublish;
+  props: ReturnType<typeof decodeContentHeader>['properties'] | undefined;
+  bodySize: number;
+  parts: Buffer[];
+  received: number;
+}
+
+let connectionSeq = 0;
+
+export class AmqpConnection {
+  readonly id: string;
+  readonly remote: string;
+  readonly loopback: boolean;
+  private readonly parser: AmqpFrameParser;
+  private state: State = 'header';
+  private readonly channels = new Map<number, AmqpChannel>();
+  private readonly content = new Map<number, PendingContent>();
+  private work: Command[] = [];
+  private workHead = 0;
+  private pumping = false;
+  private corked = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private received = false;
+  private sent = false;
+  private silentTicks = 0;
+  private pausedForPublishes = false;
+  /** Publishes handed to the core and not yet settled (bytes), for back-pressure. */
+  unsettledBytes = 0;
+  user = '';
+  vhost = '/';
+  channelMax: number;
+  frameMax: number;
+  heartbeatSec = 0;
+  clientCapabilities = new Set<string>();
+  clientProperties: FieldTable = [];
+  blocked = false;
+
+  constructor(
+    readonly socket: Socket,
+    readonly ctx: AmqpContext,
+  ) {
+    this.id = `amqp-${++connectionSeq}-${socket.remotePort ?? 0}`;
+    this.remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    const addr = socket.remoteAddress ?? '';
+    this.loopback = addr === '127.0.0.1' || addr === '::1' || addr.startsWith('::ffff:127.');
+    this.channelMax = ctx.settings.channelMax;
+    this.frameMax = ctx.settings.frameMax;
+    this.parser = new AmqpFrameParser({ expectProtocolHeader: true });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.onClosed());
+    socket.on('drain', () => {
+      for (const ch of this.channels.values()) ch.onWritable();
+    });
+    this.handshakeTimer = setTimeout(() => {
+      log.info({ remote: this.remote }, 'handshake timeout; closing connection');
+      this.destroy();
+    }, ctx.settings.handshakeTimeoutMs);
+  }
+
+  get broker(): Broker {
+    return this.ctx.broker;
+  }
+
+  // ---- output ---------------------------------------------------------------------------------------------
+
+  /** Queues bytes for the socket; writes of one tick leave in one writev. */
+  write(buf: Buffer): void {
+    if (this.state === 'closed') return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.sent = true;
+    this.socket.write(buf);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  /** Whether the socket can take more deliveries without growing its buffer past the limit. */
+  get writable(): boolean {
+    return this.state !== 'closed' && this.socket.writableLength < this.ctx.settings.writeBacklogBytesMax;
+  }
+
+  // ---- input ----------------------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.received = true;
+    this.parser.push(chunk);
+    try {
+      for (;;) {
+        const f = this.parser.next();
+        if (f === null) break;
+        if (f.type === 'protocol-header') {
+          this.sendStart();
+          continue;
+        }
+        this.onFrame(f);
+        if ((this.state as State) === 'closed') return;
+      }
+    } catch (err) {
+      if (err instanceof AmqpDecodeError && err.badProtocolHeader) {
+        // README §1: answer with our header and close, no frames.
+        this.socket.end(PROTOCOL_HEADER);
+        this.state = 'closed';
+        return;
+      }
+      this.hardError(amqpErrorOf(err));
+    }
+    if (this.work.length > this.workHead && !this.pumping) void this.pump();
+  }
+
+  private onFrame(f: AmqpFrame): void {
+    if (this.state === 'closing') {
+      // After sending connection.close only close / close-ok matter (README §6).
+      if (f.type === FrameType.Method && f.channel === 0) {
+        const m = decodeMethod(f.payload);
+        if (m.name === 'connection.close-ok') this.destroy();
+        else if (m.name === 'connection.close') {
+          this.write(encodeConnectionCloseOkFrame(0, {}));
+          this.destroy();
+        }
+      }
+      return;
+    }
+    switch (f.type) {
+      case FrameType.Heartbeat:
+        if (f.channel !== 0) throw new AmqpError(ReplyCode.FrameError, `heartbeat frame on channel ${f.channel}`);
+        return;
+      case FrameType.Method:
+        return this.onMethodFrame(f);
+      case FrameType.Header:
+        return this.onHeaderFrame(f);
+      case FrameType.Body:
+        return this.onBodyFrame(f);
+      default:
+        throw new AmqpError(ReplyCode.FrameError, `unknown frame type ${f.type as number}`);
+    }
+  }
+
+  private onMethodFrame(f: AmqpFrame): void {
+    const m = decodeMethod(f.payload);
+    if (f.channel === 0) return this.onConnectionMethod(m);
+    if (this.state !== 'opened') throw new AmqpError(ReplyCode.CommandInvalid, `method ${m.name} on channel ${f.channel} before the connection is open`, m.classId, m.methodId);
+    if (m.classId === 10) throw new AmqpError(ReplyCode.CommandInvalid, `connection method ${m.name} on channel ${f.channel}`, m.classId, m.methodId);
+    if (this.content.has(f.channel)) throw new AmqpError(ReplyCode.UnexpectedFrame, `expected content header for class 60, got non content header frame instead`, m.classId, m.methodId);
+    let ch = this.channels.get(f.channel);
+    if (m.name === 'channel.open') {
+      if (ch) throw new AmqpError(ReplyCode.ChannelError, `second 'channel.open' seen`, m.classId, m.methodId);
+      if (f.channel > this.channelMax) throw new AmqpError(ReplyCode.NotAllowed, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, m.classId, m.methodId);
+      ch = new AmqpChannel(this, f.channel);
+      this.channels.set(f.channel, ch);
+      ch.sendOpenOk();
+      return;
+    }
+    if (!ch) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open' on channel ${f.channel}`, m.classId, m.methodId);
+    if (ch.closing) {
+      // Dropped until close-ok (README §6); a crossing close is answered.
+      if (m.name === 'channel.close-ok') this.channels.delete(f.channel);
+      else if (m.name === 'channel.close') ch.sendCloseOk();
+      return;
+    }
+    if (methodHasContent(m.classId, m.methodId)) {
+      if (m.name !== 'basic.publish') throw new AmqpError(ReplyCode.CommandInvalid, `${m.name} is sent by servers only`, m.classId, m.methodId);
+      this.content.set(f.channel, { method: m, props: undefined, bodySize: 0, parts: [], received: 0 });
+      return;
+    }
+    this.enqueue({ channel: ch, method: m });
+  }
+
+  private onHeaderFrame(f: AmqpFrame): void {
+    const pc = this.content.get(f.channel);
+    if (!pc || pc.props !== undefined) {
+      if (this.channels.get(f.channel)?.closing) return;
+      throw new AmqpError(ReplyCode.UnexpectedFrame, `expected method frame, got non method frame instead`);
+    }
+    const h = decodeContentHeader(f.payload);
+    if (h.bodySize > BigInt(this.ctx.settings.messageBytesMax)) {
+      this.content.delete(f.channel);
+      const ch = this.channels.get(f.channel)!;
+      ch.skipBody = Number(h.bodySize);
+      ch.fail(new AmqpError(ReplyCode.PreconditionFailed, `message size ${h.bodySize} is larger than configured max size ${this.ctx.settings.messageBytesMax}`, 60, 40));
+      return;
+    }
+    pc.props = h.properties;
+    pc.bodySize = Number(h.bodySize);
+    if (pc.bodySize === 0) this.completeContent(f.channel, pc);
+  }
+
+  private onBodyFrame(f: AmqpFrame): void {
+    const pc = this.content.get(f.channel);
+    if (!pc || pc.props === undefined) {
+      const ch = this.channels.get(f.channel);
+      if (ch && (ch.closing || ch.skipBody > 0)) {
+        ch.skipBody = Math.max(0, ch.skipBody - f.payload.length);
+        return;
+      }
+      throw new AmqpError(ReplyCode.UnexpectedFrame, `expected method frame, got non method frame instead`);
+    }
+    pc.received += f.payload.length;
+    if (pc.received > pc.bodySize) throw new AmqpError(ReplyCode.FrameError, `body of ${pc.received} bytes exceeds the ${pc.bodySize} declared in its content header`);
+    pc.parts.push(f.payload);
+    if (pc.received === pc.bodySize) this.completeContent(f.channel, pc);
+  }
+
+  private completeContent(channel: number, pc: PendingContent): void {
+    this.content.delete(channel);
+    const ch = this.channels.get(channel)!;
+    const body = pc.parts.length === 1 ? pc.parts[0]! : Buffer.concat(pc.parts, pc.received);
+    this.enqueue({ channel: ch, method: pc.method, publish: { args: pc.method.args, props: pc.props!, body } });
+  }
+
+  private enqueue(c: Command): void {
+    this.work.push(c);
+  }
+
+  /** Handles queued commands in order; consecutive publishes are batched until the next other method. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.workHead < this.work.length) {
+        const c = this.work[this.workHead]!;
+        this.work[this.workHead++] = undefined as unknown as Command;
+        if (this.workHead > 1024 && this.workHead * 2 > this.work.length) {
+          this.work = this.work.slice(this.workHead);
+          this.workHead = 0;
+        }
+        if (this.state !== 'opened' || c.channel.closing) continue;
+        if (c.publish) {
+          c.channel.addPublish(c.publish);
+          continue;
+        }
+        for (const ch of this.channels.values()) ch.flushPublishes();
+        await this.settledPublishesBefore();
+        if (c.channel.closing || this.state !== 'opened') continue;
+        await c.channel.handle(c.method);
+      }
+      for (const ch of this.channels.values()) ch.flushPublishes();
+    } catch (err) {
+      this.hardError(amqpErrorOf(err));
+    } finally {
+      this.pumping = false;
+    }
+    this.checkBackPressure();
+  }
+
+  /** Waits until every publish handed to the core so far has been stored (so later methods see them). */
+  private async settledPublishesBefore(): Promise<void> {
+    for (const ch of this.channels.values()) await ch.publishesSettled();
+  }
+
+  /** Stops reading while too many publish bytes wait for storage; resumes when they settle. */
+  checkBackPressure(): void {
+    const over = this.unsettledBytes > this.ctx.settings.unsettledPublishBytesMax;
+    if (over && !this.pausedForPublishes) {
+      this.pausedForPublishes = true;
+      this.socket.pause();
+    } else if (!over && this.pausedForPublishes && !this.blocked) {
+      this.pausedForPublishes = false;
+      this.socket.resume();
+    }
+  }
+
+  // ---- connection class (channel 0) ---------------------------------------------------------------------
+
+  private sendStart(): void {
+    const s = this.ctx.settings;
+    const longstr = (v: string) => ({ type: 'longstr' as const, value: Buffer.from(v) });
+    const bool = (value: boolean) => ({ type: 'bool' as const, value });
+    const capabilities: FieldTable = [
+      ['publisher_confirms', bool(true)],
+      ['exchange_exchange_bindings', bool(true)],
+      ['basic.nack', bool(true)],
+      ['consumer_cancel_notify', bool(true)],
+      ['connection.blocked', bool(true)],
+      ['consumer_priorities', bool(true)],
+      ['authentication_failure_close', bool(true)],
+      ['per_consumer_qos', bool(true)],
+      ['direct_reply_to', bool(true)],
+    ];
+    this.write(
+      encodeConnectionStartFrame(0, {
+        versionMajor: 0,
+        versionMinor: 9,
+        serverProperties: [
+          ['capabilities', { type: 'table', value: capabilities }],
+          ['cluster_name', longstr(s.clusterName)],
+          ['copyright', longstr('Junction contributors')],
+          ['information', longstr('Licensed under the Apache License 2.0')],
+          ['platform', longstr(`Node.js ${process.version}`)],
+          ['product', longstr('Junction')],
+          ['version', longstr(s.version)],
+        ],
+        mechanisms: Buffer.from('PLAIN AMQPLAIN'),
+        locales: Buffer.from('en_US'),
+      }),
+    );
+    this.state = 'start-ok';
+  }
+
+  private onConnectionMethod(m: AmqpMethod): void {
+    switch (m.name) {
+      case 'connection.start-ok':
+        if (this.state !== 'start-ok') break;
+        return this.onStartOk(m.args);
+      case 'connection.secure-ok':
+        break;
+      case 'connection.tune-ok':
+        if (this.state !== 'tune-ok') break;
+        return this.onTuneOk(m.args);
+      case 'connection.open':
+        if (this.state !== 'open') break;
+        return this.onOpen(m.args.virtualHost);
+      case 'connection.close':
+        this.write(encodeConnectionCloseOkFrame(0, {}));
+        log.debug({ remote: this.remote, code: m.args.replyCode, text: m.args.replyText }, 'client closed connection');
+        this.state = 'closing';
+        this.socket.end();
+        this.onClosed();
+        return;
+      case 'connection.close-ok':
+        return this.destroy();
+      case 'connection.update-secret':
+        if (this.state !== 'opened') break;
+        // Password users never expire: RabbitMQ accepts any new secret for them (README §2).
+        this.write(encodeConnectionUpdateSecretOkFrame(0, {}));
+        return;
+      case 'connection.blocked':
+      case 'connection.unblocked':
+        return; // informational from clients; ignored
+      default:
+        break;
+    }
+    throw new AmqpError(ReplyCode.CommandInvalid, `unexpected method ${m.name} on channel 0 in state ${this.state}`, m.classId, m.methodId);
+  }
+
+  private onStartOk(a: { clientProperties: FieldTable; mechanism: string; response: Buffer }): void {
+    this.clientProperties = a.clientProperties;
+    const caps = lookup(a.clientProperties, 'capabilities');
+    if (caps?.type === 'table') for (const [k, v] of caps.value) if (v.type === 'bool' && v.value) this.clientCapabilities.add(k);
+    let user: string;
+    let password: string;
+    if (a.mechanism === 'PLAIN') {
+      const parts = a.response.toString('utf8').split('\0');
+      if (parts.length !== 3) return this.authFailed(`PLAIN response is not authzid NUL user NUL password`);
+      user = parts[1]!;
+      password = parts[2]!;
+    } else if (a.mechanism === 'AMQPLAIN') {
+      let t: FieldTable;
+      try {
+        t = decodeFieldTableEntries(a.response);
+      } catch {
+        return this.authFailed('malformed AMQPLAIN response');
+      }
+      const u = lookup(t, 'LOGIN');
+      const p = lookup(t, 'PASSWORD');
+      user = (u && stringValue(u)) ?? '';
+      password = (p && stringValue(p)) ?? '';
+    } else {
+      return this.authFailed(`unsupported authentication mechanism '${a.mechanism}' (PLAIN and AMQPLAIN are)`);
+    }
+    try {
+      this.ctx.broker.users.authenticatePlain(user, password, this.loopback);
+    } catch (err) {
+      return this.authFailed(err instanceof BrokerError ? `${a.mechanism} login refused: ${err.message}` : 'login refused');
+    }
+    this.user = user;
+    const s = this.ctx.settings;
+    this.write(encodeConnectionTuneFrame(0, { channelMax: s.channelMax, frameMax: s.frameMax, heartbeat: s.heartbeatSec }));
+    this.state = 'tune-ok';
+  }
+
+  private authFailed(text: string): void {
+    log.info({ remote: this.remote, reason: text }, 'authentication failed');
+    if (this.clientCapabilities.has('authentication_failure_close')) this.hardError(new AmqpError(ReplyCode.AccessRefused, text, 10, 11));
+    else this.destroy();
+  }
+
+  private onTuneOk(a: { channelMax: number; frameMax: number; heartbeat: number }): void {
+    const s = this.ctx.settings;
+    const exceeds = (v: number, max: number) => max !== 0 && (v === 0 || v > max);
+    if (a.frameMax !== 0 && a.frameMax < s.frameMaxMin) throw new AmqpError(ReplyCode.NotAllowed, `frame_max=${a.frameMax} < ${s.frameMaxMin} min_size`, 10, 31);
+    if (exceeds(a.frameMax, s.frameMax)) throw new AmqpError(ReplyCode.NotAllowed, `frame_max=${a.frameMax} > ${s.frameMax} max_size`, 10, 31);
+    if (exceeds(a.channelMax, s.channelMax)) throw new AmqpError(ReplyCode.NotAllowed, `channel_max=${a.channelMax} > ${s.channelMax} max`, 10, 31);
+    this.frameMax = a.frameMax === 0 ? s.frameMax : a.frameMax;
+    this.channelMax = a.channelMax === 0 ? s.channelMax : a.channelMax;
+    this.heartbeatSec = a.heartbeat;
+    this.parser.setFrameMax(this.frameMax);
+    this.state = 'open';
+    if (this.heartbeatSec > 0) this.startHeartbeats();
+  }
+
+  private onOpen(vhost: string): void {
+    if (!this.ctx.broker.hasVhost(vhost)) throw notAllowed(`vhost ${vhost} not found`);
+    if (!this.ctx.broker.users.canAccessVhost(this.user, vhost)) throw notAllowed(`access to vhost '${vhost}' refused for user '${this.user}'`);
+    this.vhost = vhost;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.write(encodeConnectionOpenOkFrame(0, { knownHosts: '' }));
+    this.state = 'opened';
+    this.ctx.connections.add(this);
+    if (this.ctx.alarm && this.clientCapabilities.has('connection.blocked')) this.write(encodeConnectionBlockedFrame(0, { reason: this.ctx.alarm }));
+    log.debug({ remote: this.remote, user: this.user, vhost }, 'connection opened');
+  }
+
+  /** A resource alarm began (reason) or ended (undefined): block or unblock publishers (README §2). */
+  setAlarm(reason: string | undefined): void {
+    if (this.state !== 'opened') return;
+    const notify = this.clientCapabilities.has('connection.blocked');
+    if (reason !== undefined && !this.blocked) {
+      this.blocked = true;
+      if (notify) this.write(encodeConnectionBlockedFrame(0, { reason }));
+    } else if (reason === undefined && this.blocked) {
+      this.blocked = false;
+      if (notify) this.write(encodeConnectionUnblockedFrame(0, {}));
+      this.checkBackPressure();
+    }
+  }
+
+  /** Publishers are held by not reading their sockets while blocked. */
+  holdIfBlocked(): void {
+    if (this.blocked && !this.pausedForPublishes) {
+      this.pausedForPublishes = true;
+      this.socket.pause();
+    }
+  }
+
+  private startHeartbeats(): void {
+    const halfMs = (this.heartbeatSec * 1000) / 2;
+    this.heartbeatTimer = setInterval(() => {
+      if (!this.sent) this.write(HEARTBEAT_FRAME);
+      this.sent = false;
+      if (this.received) this.silentTicks = 0;
+      else if (++this.silentTicks >= 4) {
+        log.info({ remote: this.remote, heartbeatSec: this.heartbeatSec }, 'missed heartbeats from client; closing connection');
+        this.destroy();
+      }
+      this.received = false;
+    }, halfMs);
+    this.heartbeatTimer.unref();
+  }
+
+  // ---- errors and closing ---------------------------------------------------------------------------------
+
+  /** Sends connection.close and waits (a while) for close-ok, ignoring everything else (README §6). */
+  hardError(e: AmqpError): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    log.info({ remote: this.remote, code: e.code, text: e.replyText }, 'connection error');
+    if (this.state === 'header') return this.destroy();
+    this.write(encodeConnectionCloseFrame(0, { replyCode: e.code, replyText: e.replyText, classId: e.classId, methodId: e.methodId }));
+    this.state = 'closing';
+    this.releaseChannels();
+    this.closeTimer = setTimeout(() => this.destroy(), this.ctx.settings.closeTimeoutMs);
+  }
+
+  /** Server-initiated close (shutdown, admin). */
+  close(code: number = ReplyCode.ConnectionForced, text = 'broker shutdown'): void {
+    if (this.state === 'opened') this.hardError(new AmqpError(code, text));
+    else this.destroy();
+  }
+
+  destroy(): void {
+    if (this.state === 'closed') return;
+    this.onClosed();
+    this.socket.destroy();
+  }
+
+  private onClosed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const t of [this.handshakeTimer, this.closeTimer]) if (t) clearTimeout(t);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.releaseChannels();
+    this.ctx.connections.delete(this);
+    void this.ctx.broker.deleteExclusiveQueues(this.id).catch(() => undefined);
+  }
+
+  private releaseChannels(): void {
+    for (const ch of this.channels.values()) ch.release();
+    this.channels.clear();
+    this.content.clear();
+  }
+
+  /** The channel closed (close-ok received or sent). */
+  channelClosed(ch: AmqpChannel): void {
+    this.channels.delete(ch.id);
+    this.content.delete(ch.id);
+  }
+}

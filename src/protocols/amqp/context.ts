@@ -1,0 +1,49 @@
+// What every AMQP connection of one listener shares: the broker, the settings, the open connections (for
+// resource alarms and shutdown) and the direct reply-to registry.
+import type { Broker } from '../../core/broker.js';
+import type { AmqpConnection } from './connection.js';
+import { DirectReplyTo } from './direct-reply-to.js';
+
+export interface AmqpSettings {
+  /** Proposed in connection.tune (RabbitMQ: 2047, 131072, 60). */
+  channelMax: number;
+  frameMax: number;
+  heartbeatSec: number;
+  /** Smallest frame-max a client may choose (README §3: 4096 keeps old clients working). */
+  frameMaxMin: number;
+  /** Largest message body (RabbitMQ 4: max_message_size 16 MiB); larger is 406. */
+  messageBytesMax: number;
+  /** The handshake must finish within this (README §2: 10 s). */
+  handshakeTimeoutMs: number;
+  /** After connection.close is sent, the socket closes when close-ok arrives or after this. */
+  closeTimeoutMs: number;
+  /** A consumer's deliveries pause while its socket holds more than this unsent. */
+  writeBacklogBytesMax: number;
+  /** Reading pauses while this many published bytes wait to be stored. */
+  unsettledPublishBytesMax: number;
+  clusterName: string;
+  version: string;
+}
+
+export const defaultAmqpSettings: AmqpSettings = {
+  channelMax: 2047,
+  frameMax: 131072,
+  heartbeatSec: 60,
+  frameMaxMin: 4096,
+  messageBytesMax: 16 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  closeTimeoutMs: 1_000,
+  writeBacklogBytesMax: 4 * 1024 * 1024,
+  unsettledPublishBytesMax: 32 * 1024 * 1024,
+  clusterName: 'junction',
+  version: '0.1.0',
+};
+
+export interface AmqpContext {
+  broker: Broker;
+  settings: AmqpSettings;
+  connections: Set<AmqpConnection>;
+  replyTo: DirectReplyTo;
+  /** The reason of the resource alarm in force, if any. */
+  alarm: string | undefined;
+}
