@@ -21,6 +21,8 @@ program
   .option('--advertised-host <host>', 'host name returned to Kafka clients in Metadata')
   .addOption(new Option('--fsync <policy>', 'when appends are fsynced (default always)').choices(['always', 'interval', 'never']))
   .option('--fsync-interval-ms <ms>', 'longest time between fsyncs with --fsync interval (default 200)')
+  .option('--disk-free-limit-bytes <bytes>', 'block publishers while free disk space is below this (default 52428800)')
+  .option('--memory-high-watermark <fraction>', 'block publishers while memory use exceeds this fraction of RAM (default 0.4)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
   .addHelpText('after', '\nEvery option can also be set as JUNCTION_<OPTION> (e.g. JUNCTION_DATA_DIR) or in the config file.\nPrecedence: command line > environment > config file > defaults.')
   .action(async (opts: Record<string, unknown>) => {

@@ -11,6 +11,8 @@ export const Limits = {
   partitionsMax: 10_000,
   /** Priority levels a queue may declare (RabbitMQ caps x-max-priority at 255). */
   priorityMax: 255,
+  /** Largest decompressed payload of one compressed record batch (bounds decompression bombs). */
+  decompressedBytesMax: 256 * 1024 * 1024,
   /** Default segment size bound. */
   segmentBytesDefault: 1024 * 1024 * 1024,
   /** Queue segments are smaller so that settled prefixes free disk sooner. */

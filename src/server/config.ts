@@ -18,6 +18,10 @@ export interface ServerConfig {
   advertisedHost: string | undefined;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
+  /** Resource alarm (publishers blocked) while the data dir's file system has less free space than this. */
+  diskFreeLimitBytes: number;
+  /** Resource alarm while the process's resident memory exceeds this fraction of the machine's. */
+  memoryHighWatermark: number;
   logLevel: string;
 }
 
@@ -32,6 +36,8 @@ export const defaultConfig: ServerConfig = {
   advertisedHost: undefined,
   fsync: 'always',
   fsyncIntervalMs: 200,
+  diskFreeLimitBytes: 50 * 1024 * 1024,
+  memoryHighWatermark: 0.4,
   logLevel: 'info',
 };
 
@@ -67,6 +73,16 @@ function coerce(key: Key, v: unknown, name: string): ServerConfig[Key] {
     case 'fsyncIntervalMs': {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 60_000) throw new ConfigError(`${name}: '${String(v)}' is not a number of ms in 1..60000`);
+      return n;
+    }
+    case 'diskFreeLimitBytes': {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${name}: '${String(v)}' is not a number of bytes`);
+      return n;
+    }
+    case 'memoryHighWatermark': {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0 || n > 1) throw new ConfigError(`${name}: '${String(v)}' is not a fraction in (0, 1]`);
       return n;
     }
     case 'logLevel': {

@@ -4,7 +4,8 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Broker } from '../core/broker.js';
 import { createHttpServer } from '../http/http-server.js';
 import { createKafkaListener } from '../protocols/kafka/kafka-listener.js';
-import { createAmqpListener } from '../protocols/amqp/amqp-listener.js';
+import { createAmqpListener, type AmqpListener } from '../protocols/amqp/amqp-listener.js';
+import { ResourceMonitor } from './resource-monitor.js';
 import { childLogger, type Logger } from '../lib/logger.js';
 import type { ServerConfig } from './config.js';
 
@@ -20,6 +21,8 @@ export interface RunningServer {
   readonly listeners: ListenerInfo[];
   /** Port a protocol is bound to (after port 0 was resolved), or undefined when off / not available. */
   port(protocol: ListenerInfo['protocol']): number | undefined;
+  /** Resource alarms (disk, memory); `check()` re-measures at once. */
+  readonly resources: ResourceMonitor;
   /** Stops accepting, finishes in-flight writes, fsyncs and closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -43,6 +46,13 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
   const broker = await Broker.open({ dataDir: config.dataDir, fsync: config.fsync, fsyncIntervalMs: config.fsyncIntervalMs });
   const listeners: ListenerInfo[] = [];
   const closers: Array<() => Promise<void>> = [];
+  let amqpListener: AmqpListener | undefined;
+  const resources = new ResourceMonitor({
+    dataDir: config.dataDir,
+    diskFreeLimitBytes: config.diskFreeLimitBytes,
+    memoryHighWatermark: config.memoryHighWatermark,
+    onChange: (reason) => amqpListener?.setAlarm(reason),
+  });
   try {
     if (config.kafkaPort !== 'off') {
       const advertisedHost = config.advertisedHost ?? (config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host);
@@ -53,7 +63,7 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
       closers.push(() => kafka.close());
     }
     if (config.amqpPort !== 'off') {
-      const amqp = createAmqpListener(broker);
+      const amqp = (amqpListener = createAmqpListener(broker));
       // 0.0.0.0 (the default) means every address: '::' is dual-stack on Linux, so IPv4 and IPv6 clients both
       // connect; fall back to IPv4 only where IPv6 is off.
       let addr: AddressInfo;
@@ -91,14 +101,17 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
   for (const l of listeners) log.info({ protocol: l.protocol, address: l.address, port: l.port }, 'listening');
   log.info({ dataDir: config.dataDir, fsync: config.fsync, startupMs: Date.now() - started }, 'broker started');
 
+  resources.start();
   let closing: Promise<void> | undefined;
   return {
     broker,
+    resources,
     config,
     listeners,
     port: (protocol) => listeners.find((l) => l.protocol === protocol)?.port,
     close() {
       closing ??= (async () => {
+        resources.stop();
         broker.beginShutdown();
         await Promise.all(closers.map((c) => c()));
         await broker.close();

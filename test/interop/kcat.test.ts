@@ -26,7 +26,7 @@ function run(args: string[], input?: string): Promise<{ code: number | null; out
 
 test('kcat: -L, produce and consume 100,000 messages, gzip, snappy-free path', { skip: hasKcat ? false : 'kcat not installed', timeout: 120_000 }, async () => {
   configureLogger('silent');
-  const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'kcat-')), 'data'), host: '127.0.0.1', kafkaPort: 0, httpPort: 'off', fsync: 'never' });
+  const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'kcat-')), 'data'), host: '127.0.0.1', kafkaPort: 0, amqpPort: 'off', httpPort: 'off', fsync: 'never' });
   const b = `127.0.0.1:${server.port('kafka')}`;
   const N = 100_000;
   const lines = Array.from({ length: N }, (_, i) => `message-${i}`).join('\n') + '\n';

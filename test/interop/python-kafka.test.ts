@@ -30,7 +30,7 @@ function run(args: string[]): Promise<{ code: number | null; out: string; err: s
 for (const [client, mod] of [['kafka-python', 'kafka'], ['confluent', 'confluent_kafka']] as const) {
   test(`${client}: produce and consume 100,000 messages with a group`, { skip: has(mod) ? false : `${PY} has no ${mod}`, timeout: 180_000 }, async () => {
     configureLogger('silent');
-    const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'pyk-')), 'data'), host: '127.0.0.1', kafkaPort: 0, httpPort: 'off', fsync: 'never' });
+    const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'pyk-')), 'data'), host: '127.0.0.1', kafkaPort: 0, amqpPort: 'off', httpPort: 'off', fsync: 'never' });
     const r = await run([client, `127.0.0.1:${server.port('kafka')}`, `py-${client}`, '100000']);
     await server.close();
     assert.equal(r.code, 0, r.err.slice(-2000));

@@ -50,7 +50,7 @@ function exchange(port: number, data: Buffer): Promise<{ response: Buffer | null
 
 test('malformed frames, unknown APIs/versions, oversize requests and corrupt batches', { timeout: 30_000 }, async () => {
   configureLogger('silent');
-  const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'kbad-')), 'data'), host: '127.0.0.1', kafkaPort: 0, httpPort: 'off', fsync: 'never' });
+  const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'kbad-')), 'data'), host: '127.0.0.1', kafkaPort: 0, amqpPort: 'off', httpPort: 'off', fsync: 'never' });
   const port = server.port('kafka')!;
   // A healthy connection stays open across everything below.
   const healthy = connect(port, '127.0.0.1');

@@ -62,11 +62,14 @@ test('serve logs one line per listener, answers /api/health, and shuts down clea
 
 test('environment variables configure serve', async () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'serve-')), 'data');
-  const s = await serve([], { JUNCTION_DATA_DIR: dataDir, JUNCTION_HOST: '127.0.0.1', JUNCTION_HTTP_PORT: '0', JUNCTION_KAFKA_PORT: '0', JUNCTION_FSYNC: 'never' });
-  assert.deepEqual(s.lines.filter((l) => l['msg'] === 'listening').map((l) => l['protocol']), ['kafka', 'http']);
-  assert.ok(s.lines.some((l) => l['msg'] === 'broker started' && l['fsync'] === 'never' && l['dataDir'] === dataDir));
+  const s = await serve([], { JUNCTION_DATA_DIR: dataDir, JUNCTION_HOST: '127.0.0.1', JUNCTION_HTTP_PORT: '0', JUNCTION_KAFKA_PORT: '0', JUNCTION_AMQP_PORT: '0', JUNCTION_FSYNC: 'never' });
   const exited = exitOf(s.child);
-  s.child.kill('SIGINT');
+  try {
+    assert.deepEqual(s.lines.filter((l) => l['msg'] === 'listening').map((l) => l['protocol']), ['kafka', 'amqp', 'http']);
+    assert.ok(s.lines.some((l) => l['msg'] === 'broker started' && l['fsync'] === 'never' && l['dataDir'] === dataDir));
+  } finally {
+    s.child.kill('SIGINT');
+  }
   assert.equal((await exited).code, 0);
 });
 

@@ -76,7 +76,9 @@ export class AmqpConnection {
   heartbeatSec = 0;
   clientCapabilities = new Set<string>();
   clientProperties: FieldTable = [];
+  /** Held by a resource alarm (not read until it clears). */
   blocked = false;
+  private notifiedBlocked = false;
 
   constructor(
     readonly socket: Socket,
@@ -257,6 +259,7 @@ export class AmqpConnection {
     const ch = this.channels.get(channel)!;
     const body = pc.parts.length === 1 ? pc.parts[0]! : Buffer.concat(pc.parts, pc.received);
     this.enqueue({ channel: ch, method: pc.method, publish: { args: pc.method.args, props: pc.props!, body } });
+    this.holdIfAlarm();
   }
 
   private enqueue(c: Command): void {
@@ -448,27 +451,36 @@ export class AmqpConnection {
     this.write(encodeConnectionOpenOkFrame(0, { knownHosts: '' }));
     this.state = 'opened';
     this.ctx.connections.add(this);
-    if (this.ctx.alarm && this.clientCapabilities.has('connection.blocked')) this.write(encodeConnectionBlockedFrame(0, { reason: this.ctx.alarm }));
+    if (this.ctx.alarm !== undefined) this.setAlarm(this.ctx.alarm);
     log.debug({ remote: this.remote, user: this.user, vhost }, 'connection opened');
   }
 
-  /** A resource alarm began (reason) or ended (undefined): block or unblock publishers (README §2). */
+  /**
+   * A resource alarm began (reason) or ended (undefined), as RabbitMQ does it (README §2): clients that
+   * understand connection.blocked are told at once; a connection that publishes while the alarm holds stops
+   * being read until it clears.
+   */
   setAlarm(reason: string | undefined): void {
     if (this.state !== 'opened') return;
     const notify = this.clientCapabilities.has('connection.blocked');
-    if (reason !== undefined && !this.blocked) {
-      this.blocked = true;
-      if (notify) this.write(encodeConnectionBlockedFrame(0, { reason }));
-    } else if (reason === undefined && this.blocked) {
-      this.blocked = false;
-      if (notify) this.write(encodeConnectionUnblockedFrame(0, {}));
-      this.checkBackPressure();
+    if (reason !== undefined) {
+      if (notify && !this.notifiedBlocked) this.write(encodeConnectionBlockedFrame(0, { reason }));
+      this.notifiedBlocked = notify;
+    } else {
+      if (this.notifiedBlocked) this.write(encodeConnectionUnblockedFrame(0, {}));
+      this.notifiedBlocked = false;
+      if (this.blocked) {
+        this.blocked = false;
+        this.checkBackPressure();
+      }
     }
   }
 
-  /** Publishers are held by not reading their sockets while blocked. */
-  holdIfBlocked(): void {
-    if (this.blocked && !this.pausedForPublishes) {
+  /** Called for each publish: under an alarm the socket is no longer read. */
+  private holdIfAlarm(): void {
+    if (this.ctx.alarm === undefined || this.blocked) return;
+    this.blocked = true;
+    if (!this.pausedForPublishes) {
       this.pausedForPublishes = true;
       this.socket.pause();
     }
