@@ -485,9 +485,10 @@ export class Broker {
   /**
    * Routes messages through an exchange (each by its own routingKey and headers) and stores them in every
    * queue they reach, one append per queue. Per message: the number of queues it reached (0 = unroutable,
-   * for mandatory) or the first error (e.g. a full reject-publish queue).
+   * for mandatory) or the first error (e.g. a full reject-publish queue). onCongested is called for each
+   * queue reached whose delivery is behind (credit flow): the publisher should pause until it resolves.
    */
-  async publish(vhost: string, exchange: string, messages: readonly Message[], opts: { skipQueue?: string } = {}): Promise<PublishResult[]> {
+  async publish(vhost: string, exchange: string, messages: readonly Message[], opts: { skipQueue?: string; onCongested?: (drained: Promise<void>) => void } = {}): Promise<PublishResult[]> {
     this.checkOpen();
     const v = this.vhost(vhost);
     const x = v.exchanges.lookup(exchange);
@@ -516,6 +517,7 @@ export class Broker {
       ...[...perQueue].map(async ([q, { msgs, idx }]) => {
         const transient = !q.durable || msgs.every((m) => m.properties.persistent === false);
         const outcomes: PublishOutcome[] = await q.publish(msgs, { durable: !transient });
+        if (opts.onCongested && q.congested) opts.onCongested(q.whenDecongested());
         outcomes.forEach((o, k) => {
           const r = results[idx[k]!]!;
           if (o.ok) r.routedQueues++;

@@ -99,6 +99,11 @@ interface InFlight {
 const READ_BATCH_BYTES = 256 * 1024;
 /** Queue recovery logs progress every this many records. */
 const RECOVERY_PROGRESS_RECORDS = 1_000_000;
+/**
+ * Credit flow: a queue with this many ready messages while a consumer could take them is congested, and
+ * publishers are asked to wait until it is back under half of it.
+ */
+const CONGESTION_READY = 10_000;
 /** Deliveries per drain turn before yielding to the event loop. */
 const DRAIN_TURN_MAX = 2048;
 
@@ -120,6 +125,7 @@ export class Queue {
   private drainScheduled = false;
   private draining = false;
   private isClosed = false;
+  private decongestWaiters: Array<() => void> = [];
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
@@ -339,6 +345,30 @@ export class Queue {
     return this.consumers[0]!;
   }
 
+  /**
+   * Congested: many ready messages while some consumer has capacity, i.e. delivery is behind publishing.
+   * Protocols then stop reading their publishers until whenDecongested() resolves (RabbitMQ's credit flow).
+   */
+  get congested(): boolean {
+    if (this.ready.length < CONGESTION_READY) return false;
+    return this.consumers.some((c) => (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false);
+  }
+
+  /** Resolves once the queue is no longer congested (drained to half the mark, lost its consumers, or closed). */
+  whenDecongested(): Promise<void> {
+    if (!this.congested) return Promise.resolve();
+    return new Promise((resolve) => this.decongestWaiters.push(resolve));
+  }
+
+  private checkDecongested(): void {
+    if (this.decongestWaiters.length === 0) return;
+    const stillBusy = !this.isClosed && this.ready.length >= CONGESTION_READY / 2 && this.consumers.some((c) => (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false);
+    if (stillBusy) return;
+    const w = this.decongestWaiters;
+    this.decongestWaiters = [];
+    for (const f of w) f();
+  }
+
   /** A consumer that was not ready() can take deliveries again. */
   resumeDelivery(): void {
     this.scheduleDrain();
@@ -396,10 +426,12 @@ export class Queue {
         }
         if (batch.length === 0) break;
         await this.deliverBatch(batch);
+        this.checkDecongested();
         await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       this.draining = false;
+      this.checkDecongested();
     }
   }
 
@@ -607,6 +639,7 @@ export class Queue {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.checkDecongested();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     await this.state.close();
@@ -618,6 +651,7 @@ export class Queue {
     const n = this.ready.length;
     const consumers = this.consumers.splice(0);
     this.isClosed = true;
+    this.checkDecongested();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     for (const c of consumers) c.consumer.cancelled(this, c.tag, reason);

@@ -7,8 +7,6 @@ import type { FieldTable, Message } from '../../core/message.js';
 import type { Delivery, Queue, QueueConsumer } from '../../core/queues/queue.js';
 import type { Stream } from '../../core/streams/stream.js';
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
-import { encodeBodyFrames } from './codec/frame.js';
-import { encodeContentHeaderFrame } from './codec/content-header.js';
 import type { BasicProperties } from './codec/generated/basic-properties.js';
 import { ReplyCode } from './codec/generated/constants.js';
 import * as M from './codec/generated/methods.js';
@@ -74,6 +72,7 @@ export class AmqpChannel implements ReplyTarget {
   private publishTail: Promise<void> = Promise.resolve();
   private replyAddress: string | undefined;
   private readonly writeAllowed = new Set<string>();
+  private readonly onCongested = (drained: Promise<void>): void => this.conn.holdForFlow(drained);
 
   constructor(
     readonly conn: AmqpConnection,
@@ -411,7 +410,7 @@ export class AmqpChannel implements ReplyTarget {
     const b = this.batch;
     if (!b) return;
     this.batch = undefined;
-    const stored = this.broker.publish(this.vhost, b.exchange, b.messages).then(
+    const stored = this.broker.publish(this.vhost, b.exchange, b.messages, { onCongested: this.onCongested }).then(
       (r) => r,
       (err: unknown) => err as Error,
     );
@@ -552,13 +551,11 @@ export class AmqpChannel implements ReplyTarget {
   }
 
   private writeDelivery(consumerTag: string, tag: number, redelivered: boolean, m: Message, extraHeaders: FieldTable | undefined): void {
-    this.conn.write(M.encodeBasicDeliverFrame(this.id, { consumerTag, deliveryTag: BigInt(tag), redelivered, exchange: m.exchange ?? '', routingKey: m.routingKey ?? '' }));
-    this.writeContent(propertiesOf(m, extraHeaders), m.value ?? EMPTY);
+    this.conn.contentOut.delivery(this.id, consumerTag, tag, redelivered, m.exchange ?? '', m.routingKey ?? '', propertiesOf(m, extraHeaders), m.value ?? EMPTY, this.conn.frameMax);
   }
 
   private writeContent(props: BasicProperties, body: Buffer): void {
-    this.conn.write(encodeContentHeaderFrame(this.id, body.length, props));
-    for (const b of encodeBodyFrames(this.id, body, this.conn.frameMax)) this.conn.write(b);
+    this.conn.contentOut.content(this.id, props, body, this.conn.frameMax);
   }
 
   get writable(): boolean {

@@ -27,6 +27,7 @@ import {
   type BasicPublish,
 } from './codec/generated/methods.js';
 import { AmqpChannel, type PublishCommand } from './channel.js';
+import { FrameBatch } from './frame-batch.js';
 import { AmqpError, amqpErrorOf, notAllowed } from './errors.js';
 import type { AmqpContext } from './context.js';
 import { lookup, stringValue } from './queue-arguments.js';
@@ -60,13 +61,16 @@ export class AmqpConnection {
   private workHead = 0;
   private pumping = false;
   private corked = false;
+  private readonly out = new FrameBatch();
   private handshakeTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private received = false;
   private sent = false;
   private silentTicks = 0;
-  private pausedForPublishes = false;
+  private paused = false;
+  /** Flow holds: queues this connection published to that cannot keep up (credit flow). */
+  private flowHolds = 0;
   /** Publishes handed to the core and not yet settled (bytes), for back-pressure. */
   unsettledBytes = 0;
   user = '';
@@ -113,17 +117,28 @@ export class AmqpConnection {
   /** Queues bytes for the socket; writes of one tick leave in one writev. */
   write(buf: Buffer): void {
     if (this.state === 'closed') return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.sent = true;
+    this.cork();
+    if (this.out.length > 0) this.socket.write(this.out.take());
     this.socket.write(buf);
+  }
+
+  /** Content frames encoded in bulk (deliveries); flushed with the tick's other writes, in order. */
+  get contentOut(): FrameBatch {
+    this.cork();
+    return this.out;
+  }
+
+  private cork(): void {
+    this.sent = true;
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncork);
   }
 
   private readonly uncork = (): void => {
     this.corked = false;
+    if (this.out.length > 0 && this.state !== 'closed') this.socket.write(this.out.take());
     this.socket.uncork();
   };
 
@@ -301,16 +316,29 @@ export class AmqpConnection {
     for (const ch of this.channels.values()) await ch.publishesSettled();
   }
 
-  /** Stops reading while too many publish bytes wait for storage; resumes when they settle. */
+  /**
+   * Reading stops while too many publish bytes wait for storage, while a queue published to cannot keep up
+   * with its consumers (flow), or while a resource alarm blocks this publisher; it resumes when all clear.
+   */
   checkBackPressure(): void {
-    const over = this.unsettledBytes > this.ctx.settings.unsettledPublishBytesMax;
-    if (over && !this.pausedForPublishes) {
-      this.pausedForPublishes = true;
+    const hold = this.unsettledBytes > this.ctx.settings.unsettledPublishBytesMax || this.flowHolds > 0 || this.blocked;
+    if (hold && !this.paused) {
+      this.paused = true;
       this.socket.pause();
-    } else if (!over && this.pausedForPublishes && !this.blocked) {
-      this.pausedForPublishes = false;
+    } else if (!hold && this.paused && this.state !== 'closed') {
+      this.paused = false;
       this.socket.resume();
     }
+  }
+
+  /** Credit flow: stop reading this publisher until `until` resolves (a congested queue drained). */
+  holdForFlow(until: Promise<void>): void {
+    this.flowHolds++;
+    this.checkBackPressure();
+    void until.then(() => {
+      this.flowHolds--;
+      this.checkBackPressure();
+    });
   }
 
   // ---- connection class (channel 0) ---------------------------------------------------------------------
@@ -480,10 +508,7 @@ export class AmqpConnection {
   private holdIfAlarm(): void {
     if (this.ctx.alarm === undefined || this.blocked) return;
     this.blocked = true;
-    if (!this.pausedForPublishes) {
-      this.pausedForPublishes = true;
-      this.socket.pause();
-    }
+    this.checkBackPressure();
   }
 
   private startHeartbeats(): void {
