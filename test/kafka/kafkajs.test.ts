@@ -90,7 +90,7 @@ test('kafkajs idempotent producer gets a producer id and its sends land exactly 
   await server.close();
 });
 
-test('kafkajs consumer group of three rebalances as members join and leave; every message consumed', { timeout: 90_000 }, async () => {
+test('kafkajs consumer group of three rebalances as members join and leave; every message consumed', { timeout: 150_000 }, async () => {
   const server = await start();
   const kafka = client(server.port('kafka')!);
   const admin = kafka.admin();
@@ -99,7 +99,7 @@ test('kafkajs consumer group of three rebalances as members join and leave; ever
   const seen = new Set<string>();
   const assignments = new Map<string, number>();
   const members = [1, 2, 3].map((i) => {
-    const c = kafka.consumer({ groupId: 'trio', sessionTimeout: 6000, heartbeatInterval: 100, rebalanceTimeout: 5000 });
+    const c = kafka.consumer({ groupId: 'trio', sessionTimeout: 15_000, heartbeatInterval: 100, rebalanceTimeout: 20_000 });
     c.on(c.events.GROUP_JOIN, (e) => assignments.set(`c${i}`, (e.payload.memberAssignment['work'] ?? []).length));
     return c;
   });

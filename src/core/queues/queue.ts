@@ -453,7 +453,10 @@ export class Queue {
   private async deliverBatch(batch: Array<{ c: ConsumerEntry; e: ReadyEntry }>): Promise<void> {
     const per = new Map<ConsumerEntry, Delivery[]>();
     for (const { c, e } of batch) {
-      const rec = await this.bodyOf(e.offset);
+      // Most bodies come from the read-ahead cache: take them without an await per message.
+      let rec = this.cache.get(e.offset);
+      if (rec) this.cache.delete(e.offset);
+      else rec = await this.bodyOf(e.offset);
       if (!this.consumers.includes(c)) {
         // Consumer went away while we read: back to ready.
         this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
