@@ -110,26 +110,30 @@ test('kafkajs consumer group of three rebalances as members join and leave; ever
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  for (const [i, c] of members.entries()) {
-    await c.connect();
-    await c.subscribe({ topic: 'work', fromBeginning: true });
-    await c.run({ eachMessage: async ({ message }) => void seen.add(message.value!.toString()) });
-    await waitFor(() => assignments.size === i + 1 && [...assignments.values()].reduce((a, b) => a + b, 0) === 6, `${i + 1} members sharing 6 partitions`);
-  }
-  assert.deepEqual([...assignments.values()], [2, 2, 2]);
   const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic: 'work', messages: Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, value: `w${i}` })) });
-  await waitFor(() => seen.size === 600, 'all 600 messages');
-  // One member leaves: the other two take over its partitions.
-  assignments.clear();
-  await members[2]!.disconnect();
-  await waitFor(() => assignments.size === 2 && [...assignments.values()].reduce((a, b) => a + b, 0) === 6, 'two members sharing 6 partitions');
-  await producer.send({ topic: 'work', messages: Array.from({ length: 60 }, (_, i) => ({ value: `x${i}` })) });
-  await waitFor(() => seen.size === 660, 'the messages after the rebalance');
-  await producer.disconnect();
-  await members[0]!.disconnect();
-  await members[1]!.disconnect();
-  await admin.disconnect();
-  await server.close();
+  try {
+    for (const [i, c] of members.entries()) {
+      await c.connect();
+      await c.subscribe({ topic: 'work', fromBeginning: true });
+      await c.run({ eachMessage: async ({ message }) => void seen.add(message.value!.toString()) });
+      await waitFor(() => assignments.size === i + 1 && [...assignments.values()].reduce((a, b) => a + b, 0) === 6, `${i + 1} members sharing 6 partitions`);
+    }
+    assert.deepEqual([...assignments.values()], [2, 2, 2]);
+    await producer.connect();
+    await producer.send({ topic: 'work', messages: Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, value: `w${i}` })) });
+    await waitFor(() => seen.size === 600, 'all 600 messages');
+    // One member leaves: the other two take over its partitions.
+    assignments.clear();
+    await members[2]!.disconnect();
+    await waitFor(() => assignments.size === 2 && [...assignments.values()].reduce((a, b) => a + b, 0) === 6, 'two members sharing 6 partitions');
+    await producer.send({ topic: 'work', messages: Array.from({ length: 60 }, (_, i) => ({ value: `x${i}` })) });
+    await waitFor(() => seen.size === 660, 'the messages after the rebalance');
+    await producer.disconnect();
+    await members[0]!.disconnect();
+    await members[1]!.disconnect();
+    await admin.disconnect();
+  } finally {
+    await Promise.allSettled([producer.disconnect(), ...members.map((m) => m.disconnect()), admin.disconnect()]);
+    await server.close();
+  }
 });
