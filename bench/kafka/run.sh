@@ -16,7 +16,7 @@ echo "| test | partitions | fsync | records | seconds | records/s | MB/s |"
 echo "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
 for FSYNC in never always; do
   rm -rf "$WORK/data"
-  node dist/src/cli/main.js serve --data-dir "$WORK/data" --host 127.0.0.1 --kafka-port $PORT --http-port off --fsync $FSYNC --log-level warn &
+  node dist/src/cli/main.js serve --data-dir "$WORK/data" --host 127.0.0.1 --kafka-port $PORT --amqp-port off --http-port off --fsync $FSYNC --log-level warn &
   PID=$!
   sleep 1
   for P in 1 8; do
@@ -31,6 +31,32 @@ for FSYNC in never always; do
     E=$(date +%s.%N)
     awk -v s="$S" -v e="$E" -v n="$GOT" -v p="$P" -v f="$FSYNC" 'BEGIN { t = e - s; printf "| consume (kcat -C) | %d | %s | %d | %.2f | %d | %.1f |\n", p, f, n, t, n / t, n * 100 / t / 1e6 }'
   done
+  kill $PID
+  wait $PID 2>/dev/null || true
+done
+
+# 1 MB batches: 10,000-byte records, librdkafka batches of up to 1 MB (batch.size), 1 partition; MB/s
+# against the disk and loopback figures below.
+BIG=${BIG_MB:-400}
+head -c $((BIG * 1000000 / 2)) /dev/urandom | od -An -vtx1 | tr -d ' \n' | fold -w 10000 > "$WORK/big.txt"
+NB=$(wc -l < "$WORK/big.txt")
+echo
+echo "| 1 MB batches | fsync | records | MB | seconds | MB/s |"
+echo "| --- | --- | ---: | ---: | ---: | ---: |"
+for FSYNC in never always; do
+  rm -rf "$WORK/data"
+  node dist/src/cli/main.js serve --data-dir "$WORK/data" --host 127.0.0.1 --kafka-port $PORT --amqp-port off --http-port off --fsync $FSYNC --log-level warn &
+  PID=$!
+  sleep 1
+  node --input-type=module -e "import k from 'kafkajs'; const a = new k.Kafka({ brokers: ['127.0.0.1:$PORT'], logLevel: 0 }).admin(); await a.connect(); await a.createTopics({ topics: [{ topic: 'big', numPartitions: 1 }] }); await a.disconnect();"
+  S=$(date +%s.%N)
+  kcat -b 127.0.0.1:$PORT -P -t big -X linger.ms=50 -X batch.size=1000000 -X message.max.bytes=2000000 -X queue.buffering.max.kbytes=1048576 -l "$WORK/big.txt"
+  E=$(date +%s.%N)
+  awk -v s="$S" -v e="$E" -v n="$NB" -v f="$FSYNC" 'BEGIN { t = e - s; printf "| produce (kcat -P) | %s | %d | %.0f | %.2f | %.0f |\n", f, n, n * 10000 / 1e6, t, n * 10000 / t / 1e6 }'
+  S=$(date +%s.%N)
+  BYTES=$(kcat -b 127.0.0.1:$PORT -C -t big -o beginning -e -q -X fetch.max.bytes=52428800 -X max.partition.fetch.bytes=52428800 -X fetch.wait.max.ms=10 | wc -c)
+  E=$(date +%s.%N)
+  awk -v s="$S" -v e="$E" -v b="$BYTES" -v f="$FSYNC" 'BEGIN { t = e - s; printf "| consume (kcat -C, from cache) | %s | %d | %.0f | %.2f | %.0f |\n", f, b / 10001, b / 1e6, t, b / t / 1e6 }'
   kill $PID
   wait $PID 2>/dev/null || true
 done
