@@ -90,3 +90,21 @@ test('idempotent producers: a retried batch is not appended twice; gaps and old 
   assert.equal(s.latestOffset(0), 6);
   await s.close();
 });
+
+test('idempotent producers across a restart: the producer state is rebuilt from the log tail', async () => {
+  const f = factory();
+  const batch = (seq: number, epoch = 0, n = 3) =>
+    encodeBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`r${seq + i}`), timestamp: 1 })), { producerId: 11n, producerEpoch: epoch, baseSequence: seq });
+  let s = await Stream.open('/', 'idem-restart', { ...defaultStreamConfig }, f);
+  await s.appendBatches(0, batch(0));
+  const b = await s.appendBatches(0, batch(3));
+  await s.close();
+  s = await Stream.open('/', 'idem-restart', { ...defaultStreamConfig }, f);
+  const retried = await s.appendBatches(0, batch(3));
+  assert.equal(retried.duplicate, true, 'the retry of the last batch is recognised after the restart');
+  assert.deepEqual([retried.baseOffset, retried.lastOffset], [b.baseOffset, b.lastOffset]);
+  await assert.rejects(s.appendBatches(0, batch(9)), (e: unknown) => e instanceof BrokerError && e.code === 'out_of_order_sequence');
+  await s.appendBatches(0, batch(6));
+  assert.equal(s.latestOffset(0), 9);
+  await s.close();
+});

@@ -9,6 +9,9 @@ import {
   BATCH_HEADER_BYTES,
   BATCH_LENGTH_PREFIX_BYTES,
   batchBaseSequence,
+  batchBaseOffset,
+  batchLastOffsetDelta,
+  batchRecordCount,
   batchProducerEpoch,
   batchProducerId,
   setLogAppendTime,
@@ -55,6 +58,10 @@ export function validateStreamConfig(c: StreamConfig): void {
   if (!Number.isInteger(c.segmentBytes) || c.segmentBytes < 14) throw new BrokerError(ErrorCode.InvalidArgument, `segment.bytes must be >= 14`);
 }
 
+/** Producer state is rebuilt from at most this many records at each partition's tail, read in at most this many bytes. */
+const PRODUCER_REBUILD_RECORDS = 10_000;
+const PRODUCER_REBUILD_BYTES = 64 * 1024 * 1024;
+
 export class Stream {
   private roundRobin = 0;
   private closed = false;
@@ -78,7 +85,38 @@ export class Stream {
       await Promise.allSettled(logs.map((l) => l.close()));
       throw err;
     }
-    return new Stream(vhost, name, config, logs, factory, clock);
+    const stream = new Stream(vhost, name, config, logs, factory, clock);
+    for (let p = 0; p < logs.length; p++) await stream.rebuildProducerState(p);
+    return stream;
+  }
+
+  /**
+   * Idempotent producers across a restart: the producer state of a partition (last sequence per producer)
+   * is rebuilt from the batch headers at the log's tail, the last PRODUCER_REBUILD_RECORDS records read in
+   * at most PRODUCER_REBUILD_BYTES. A retried batch after a restart is then still recognised as a duplicate.
+   */
+  private async rebuildProducerState(partition: number): Promise<void> {
+    const log = this.partitions[partition]!;
+    let offset = Math.max(log.logStartOffset, log.nextOffset - PRODUCER_REBUILD_RECORDS);
+    let budget = PRODUCER_REBUILD_BYTES;
+    const ps = (this.producerStates[partition] ??= new ProducerState());
+    while (offset < log.nextOffset && budget > 0) {
+      const { data } = await log.read(offset, Math.min(budget, 4 * 1024 * 1024));
+      if (data.length === 0) break;
+      budget -= data.length;
+      let pos = 0;
+      while (pos + BATCH_HEADER_BYTES <= data.length) {
+        const len = data.readInt32BE(pos + 8) + BATCH_LENGTH_PREFIX_BYTES;
+        if (pos + len > data.length) break;
+        const base = batchBaseOffset(data, pos);
+        const last = base + batchLastOffsetDelta(data, pos);
+        const pid = batchProducerId(data, pos);
+        if (pid >= 0n && last >= offset) ps.record(pid, batchProducerEpoch(data, pos), batchBaseSequence(data, pos), batchRecordCount(data, pos), base, last);
+        offset = Math.max(offset, last + 1);
+        pos += len;
+      }
+      if (pos === 0) break;
+    }
   }
 
   get partitionCount(): number {
