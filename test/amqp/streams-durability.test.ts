@@ -53,6 +53,13 @@ test('stream queue: x-stream-offset first / last / next / offset / timestamp; pr
   for (let i = 0; i < 100 && live.length < 1; i++) await sleep(20);
   assert.deepEqual(live, ['new']);
   assert.equal((await ch.checkQueue('events')).messageCount, 11, 'consuming never removes');
+  // Deleting the stream cancels its consumers (server-sent basic.cancel: amqplib passes null).
+  const ended: Array<amqp.ConsumeMessage | null> = [];
+  await ch.consume('events', (m) => ended.push(m), { arguments: { 'x-stream-offset': 'next' } });
+  const other = await c.createChannel();
+  await other.deleteQueue('events');
+  for (let i = 0; i < 150 && !ended.includes(null); i++) await sleep(20);
+  assert.ok(ended.includes(null), 'the stream consumer was cancelled by the server');
   await c.close();
   await server.close();
 });

@@ -544,6 +544,10 @@ export class AmqpChannel implements ReplyTarget {
     this.writeDelivery(sub.consumerTag, tag, false, message, [['x-stream-offset', { type: 'int64', value: BigInt(offset) }]]);
   }
 
+  streamEnded(sub: StreamSubscription): void {
+    this.serverCancel(sub.consumerTag);
+  }
+
   deliverReply(consumerTag: string, exchange: string, routingKey: string, message: Message): boolean {
     if (this.closing || !this.subs.has(consumerTag)) return false;
     this.writeDelivery(consumerTag, this.nextTag++, false, { ...message, exchange, routingKey }, undefined);
@@ -586,7 +590,7 @@ export class AmqpChannel implements ReplyTarget {
   /** The queue went away: tell the client if it asked for consumer_cancel_notify (README §2). */
   private serverCancel(tag: string): void {
     if (!this.subs.delete(tag) || this.closing) return;
-    for (const [t, u] of this.unacked) if (u.consumerTag === tag && u.queue) this.unacked.delete(t);
+    for (const [t, u] of this.unacked) if (u.consumerTag === tag) this.unacked.delete(t);
     if (this.conn.clientCapabilities.has('consumer_cancel_notify')) this.conn.write(M.encodeBasicCancelFrame(this.id, { consumerTag: tag, nowait: true }));
   }
 

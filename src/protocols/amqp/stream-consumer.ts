@@ -36,6 +36,8 @@ export function parseStreamOffset(v: FieldValue, nowMs = Date.now()): StreamStar
 export interface StreamDeliveryTarget {
   readonly writable: boolean;
   deliverFromStream(sub: StreamSubscription, message: Message, offset: number): void;
+  /** The stream went away (deleted) or could not be read: the consumer is cancelled by the server. */
+  streamEnded(sub: StreamSubscription, reason: string): void;
 }
 
 /** Records read per log read. */
@@ -60,7 +62,12 @@ export class StreamSubscription {
 
   async start(start: StreamStart): Promise<void> {
     for (let p = 0; p < this.stream.partitionCount; p++) this.positions.push(await this.startOffset(p, start));
-    void this.run().catch((err: Error) => log.warn({ stream: this.stream.name, err: err.message }, 'stream consumer stopped'));
+    void this.run().catch((err: Error) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      log.debug({ stream: this.stream.name, err: err.message }, 'stream consumer ended');
+      this.target.streamEnded(this, err.message);
+    });
   }
 
   private async startOffset(p: number, s: StreamStart): Promise<number> {
