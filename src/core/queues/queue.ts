@@ -95,6 +95,8 @@ interface InFlight {
   consumerTag: string | undefined;
 }
 
+/** Decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
+const BODY_CACHE_MAX = 10_000;
 /** Records read per log read when delivering. */
 const READ_BATCH_BYTES = 256 * 1024;
 /** Queue recovery logs progress every this many records. */
@@ -130,7 +132,8 @@ export class Queue {
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
   private settlesSinceTrim = 0;
-  private readonly cache = new Map<number, Record>();
+  /** Decoded bodies of ready records: read ahead from the log, or kept from the publish when consumers wait. */
+  private readonly cache = new Map<number, Message>();
   private readonly scratch: ReadyEntry = newReadyEntry();
   private readonly logger = childLogger('queue');
 
@@ -240,10 +243,12 @@ export class Queue {
     }
     if (overflow === 'reject-publish-dlx' && accepted.length < messages.length) await this.deadLetterRejectedPublishes(messages, outcomes);
     if (accepted.length === 0) return outcomes;
-    const records = accepted.map((m) => encodeMessage(m.timestamp ? m : { ...m, timestamp: now }));
+    const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
+    const records = stamped.map(encodeMessage);
     const result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
     let offset = result.baseOffset;
     let k = 0;
+    const keep = this.consumers.length > 0;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]!;
       if (!o.ok) continue;
@@ -251,6 +256,8 @@ export class Queue {
       const r = records[k]!;
       (o as { offset: number }).offset = offset;
       this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
+      // Consumers waiting: keep the body so its delivery needs no read back from the log.
+      if (keep && this.cache.size < BODY_CACHE_MAX) this.cache.set(offset, stamped[k]!);
       offset++;
       k++;
     }
@@ -435,35 +442,35 @@ export class Queue {
     }
   }
 
-  private async bodyOf(offset: number): Promise<Record> {
-    let r = this.cache.get(offset);
-    if (r) {
+  private async bodyOf(offset: number): Promise<Message> {
+    let m = this.cache.get(offset);
+    if (m) {
       this.cache.delete(offset);
-      return r;
+      return m;
     }
-    if (this.cache.size > 10_000) this.cache.clear();
+    if (this.cache.size > BODY_CACHE_MAX) this.cache.clear();
     const records = await this.log.readRecords(offset, 10_000, READ_BATCH_BYTES);
-    for (const rec of records) if (!this.state.isSettled(rec.offset)) this.cache.set(rec.offset, rec);
-    r = this.cache.get(offset);
-    if (!r) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': record ${offset} is missing from its log`);
+    for (const rec of records) if (!this.state.isSettled(rec.offset) && !this.cache.has(rec.offset)) this.cache.set(rec.offset, decodeMessage(rec));
+    m = this.cache.get(offset);
+    if (!m) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': record ${offset} is missing from its log`);
     this.cache.delete(offset);
-    return r;
+    return m;
   }
 
   private async deliverBatch(batch: Array<{ c: ConsumerEntry; e: ReadyEntry }>): Promise<void> {
     const per = new Map<ConsumerEntry, Delivery[]>();
     for (const { c, e } of batch) {
       // Most bodies come from the read-ahead cache: take them without an await per message.
-      let rec = this.cache.get(e.offset);
-      if (rec) this.cache.delete(e.offset);
-      else rec = await this.bodyOf(e.offset);
+      let msg = this.cache.get(e.offset);
+      if (msg) this.cache.delete(e.offset);
+      else msg = await this.bodyOf(e.offset);
       if (!this.consumers.includes(c)) {
         // Consumer went away while we read: back to ready.
         this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
         continue;
       }
       const id = this.nextDeliveryId++;
-      const d: Delivery = { deliveryId: id, offset: e.offset, message: decodeMessage(rec), redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
+      const d: Delivery = { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
       if (c.noAck) {
         c.unacked--;
         this.settleOffset(e.offset);
@@ -485,14 +492,14 @@ export class Queue {
     await this.expireHead();
     const e = newReadyEntry();
     if (!this.ready.shift(e)) return undefined;
-    const rec = await this.bodyOf(e.offset);
+    const msg = await this.bodyOf(e.offset);
     const id = this.nextDeliveryId++;
     if (noAck) this.settleOffset(e.offset);
     else {
       this.state.markDelivered(e.offset);
       this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: undefined });
     }
-    return { deliveryId: id, offset: e.offset, message: decodeMessage(rec), redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
+    return { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
   }
 
   // ---- settlement ----------------------------------------------------------------------------------------
@@ -593,7 +600,7 @@ export class Queue {
       const now = this.clock.nowMs();
       const messages: Message[] = [];
       for (const e of entries) {
-        const m = decodeMessage(await this.bodyOf(e.offset));
+        const m = await this.bodyOf(e.offset);
         messages.push(
           addXDeath(m, {
             queue: this.name,
