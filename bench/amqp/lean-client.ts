@@ -3,7 +3,7 @@
 // decoding on the hot path). Built on the broker's own codec only for the handshake and control methods.
 import { connect as netConnect, type Socket } from 'node:net';
 import { encodeContentHeaderFrame } from '../../src/protocols/amqp/codec/content-header.js';
-import { AmqpFrameParser, PROTOCOL_HEADER } from '../../src/protocols/amqp/codec/frame.js';
+import { PROTOCOL_HEADER } from '../../src/protocols/amqp/codec/frame.js';
 import { FrameType } from '../../src/protocols/amqp/codec/generated/constants.js';
 import * as M from '../../src/protocols/amqp/codec/generated/methods.js';
 
@@ -20,7 +20,6 @@ export type OnDelivery = (deliveryTag: number, sentNs: bigint) => void;
 export class LeanClient {
   private buf: Buffer = Buffer.alloc(0);
   private waiting: Array<{ pred: (m: M.AmqpMethod) => boolean; resolve: (m: M.AmqpMethod) => void }> = [];
-  private handshakeParser: AmqpFrameParser | undefined = new AmqpFrameParser({ expectProtocolHeader: false, frameMax: 0 });
   onDelivery: OnDelivery | undefined;
   onConfirm: ((tag: number, multiple: boolean, nack: boolean) => void) | undefined;
   /** After each chunk of deliveries (for batched acks). */
@@ -111,7 +110,6 @@ export class LeanClient {
     }
     this.buf = p < buf.length ? Buffer.from(buf.subarray(p)) : Buffer.alloc(0);
     this.onChunkEnd?.();
-    void this.handshakeParser;
   }
 
   private pendingTag = 0;

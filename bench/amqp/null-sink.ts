@@ -1,7 +1,6 @@
 // A null AMQP broker for measuring the load generator's own ceiling: it completes the handshake, answers
 // the few control methods the generator sends, confirms every publish at once and discards the messages.
 import { createServer, type Socket } from 'node:net';
-import { AmqpFrameParser } from '../../src/protocols/amqp/codec/frame.js';
 import { FrameType } from '../../src/protocols/amqp/codec/generated/constants.js';
 import * as M from '../../src/protocols/amqp/codec/generated/methods.js';
 
@@ -49,7 +48,6 @@ function serve(socket: Socket): void {
     }
     pending = p < buf.length ? Buffer.from(buf.subarray(p)) : Buffer.alloc(0);
     if (confirm && seq > before) socket.write(M.encodeBasicAckFrame(1, { deliveryTag: BigInt(seq), multiple: true }));
-    void AmqpFrameParser;
   });
   socket.on('error', () => undefined);
 }

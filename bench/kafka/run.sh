@@ -9,6 +9,11 @@ PORT=19092
 WORK=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
+# create_topic NAME PARTITIONS (with kafkajs, against the broker this script started)
+create_topic() {
+  node --input-type=module -e "import k from 'kafkajs'; const a = new k.Kafka({ brokers: ['127.0.0.1:$PORT'], logLevel: 0 }).admin(); await a.connect(); await a.createTopics({ topics: [{ topic: '$1', numPartitions: $2 }] }); await a.disconnect();"
+}
+
 # 100-byte records, one per line.
 head -c $((N * 50)) /dev/urandom | od -An -vtx1 | tr -d ' \n' | fold -w 100 | head -n "$N" > "$WORK/records.txt"
 
@@ -21,7 +26,7 @@ for FSYNC in never always; do
   sleep 1
   for P in 1 8; do
     T=bench-$P
-    node --input-type=module -e "import k from 'kafkajs'; const a = new k.Kafka({ brokers: ['127.0.0.1:$PORT'], logLevel: 0 }).admin(); await a.connect(); await a.createTopics({ topics: [{ topic: '$T', numPartitions: $P }] }); await a.disconnect();"
+    create_topic $T $P
     S=$(date +%s.%N)
     kcat -b 127.0.0.1:$PORT -P -t $T -X linger.ms=20 -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000 -X topic.partitioner=random -l "$WORK/records.txt"
     E=$(date +%s.%N)
@@ -48,7 +53,7 @@ for FSYNC in never always; do
   node dist/src/cli/main.js serve --data-dir "$WORK/data" --host 127.0.0.1 --kafka-port $PORT --amqp-port off --http-port off --fsync $FSYNC --log-level warn &
   PID=$!
   sleep 1
-  node --input-type=module -e "import k from 'kafkajs'; const a = new k.Kafka({ brokers: ['127.0.0.1:$PORT'], logLevel: 0 }).admin(); await a.connect(); await a.createTopics({ topics: [{ topic: 'big', numPartitions: 1 }] }); await a.disconnect();"
+  create_topic big 1
   S=$(date +%s.%N)
   kcat -b 127.0.0.1:$PORT -P -t big -X linger.ms=50 -X batch.size=1000000 -X message.max.bytes=2000000 -X queue.buffering.max.kbytes=1048576 -l "$WORK/big.txt"
   E=$(date +%s.%N)

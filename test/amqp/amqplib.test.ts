@@ -6,7 +6,7 @@ import amqp from 'amqplib';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunningServer } from '../../src/server/server.js';
-import { connect, sleep, startAmqp, waitFor } from './helpers.js';
+import { connect, sleep, startAmqp, until } from './helpers.js';
 
 // amqplib's generated method ids (its promise API has no tx helpers): loaded by path, the package exports no subpaths.
 const require = createRequire(import.meta.url);
@@ -153,13 +153,13 @@ test('consume: round robin, prefetch per consumer, ack/nack/reject with requeue 
   await ch.prefetch(3);
   const got: amqp.ConsumeMessage[] = [];
   const { consumerTag } = await ch.consume(q, (m) => m && got.push(m));
-  await waitFor<number>((push) => { const t = setInterval(() => push(got.length), 10); setTimeout(() => clearInterval(t), 3000); }, (a) => a.at(-1) === 3);
+  await until(() => got.length === 3);
   await sleep(50);
   assert.equal(got.length, 3, 'prefetch 3 holds the rest');
   ch.ack(got[1]!, true); // acks 1 and 2 (tags 1,2)
-  await waitFor<number>((push) => { const t = setInterval(() => push(got.length), 10); setTimeout(() => clearInterval(t), 3000); }, (a) => a.at(-1) === 5);
+  await until(() => got.length === 5);
   ch.nack(got[2]!, false, true); // requeue tag 3
-  await waitFor<number>((push) => { const t = setInterval(() => push(got.length), 10); setTimeout(() => clearInterval(t), 3000); }, (a) => a.at(-1) === 6);
+  await until(() => got.length === 6);
   const redelivered = got.find((m) => m.fields.redelivered);
   assert.ok(redelivered, 'a requeued message comes back flagged redelivered');
   assert.equal(redelivered.content.toString(), '2');
@@ -187,7 +187,7 @@ test('competing consumers share a queue; consumer priorities win; exclusive cons
   await ch.consume(q, (m) => m && a.push(m.content.toString()), { noAck: true });
   await ch.consume(q, (m) => m && b.push(m.content.toString()), { noAck: true });
   for (let i = 0; i < 100; i++) ch.sendToQueue(q, Buffer.from(String(i)));
-  await waitFor<number>((push) => { const t = setInterval(() => push(a.length + b.length), 10); setTimeout(() => clearInterval(t), 3000); }, (x) => x.at(-1) === 100);
+  await until(() => a.length + b.length === 100);
   assert.ok(a.length >= 40 && b.length >= 40, `round robin ${a.length}/${b.length}`);
   const ch2 = await c.createChannel();
   const q2 = (await ch2.assertQueue('', { exclusive: true })).queue;
@@ -196,7 +196,7 @@ test('competing consumers share a queue; consumer priorities win; exclusive cons
   await ch2.consume(q2, (m) => m && low.push(m.content.toString()), { noAck: true, priority: 1 });
   await ch2.consume(q2, (m) => m && high.push(m.content.toString()), { noAck: true, priority: 10 });
   for (let i = 0; i < 20; i++) ch2.sendToQueue(q2, Buffer.from(String(i)));
-  await waitFor<number>((push) => { const t = setInterval(() => push(low.length + high.length), 10); setTimeout(() => clearInterval(t), 3000); }, (x) => x.at(-1) === 20);
+  await until(() => low.length + high.length === 20);
   assert.equal(high.length, 20);
   await ch2.consume(q2, () => undefined, { exclusive: false });
   assert.equal((await channelError(c, (x) => x.consume(q2, () => undefined, { exclusive: true }))).code, 403);
@@ -330,7 +330,7 @@ test('direct reply-to: RPC without a reply queue', async () => {
   const replies: amqp.ConsumeMessage[] = [];
   await client.consume('amq.rabbitmq.reply-to', (m) => m && replies.push(m), { noAck: true });
   client.sendToQueue('rpc', Buffer.from('ping'), { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'x1' });
-  await waitFor<number>((push) => { const t = setInterval(() => push(replies.length), 10); setTimeout(() => clearInterval(t), 3000); }, (a) => a.at(-1) === 1);
+  await until(() => replies.length === 1);
   assert.equal(replies[0]!.content.toString(), 're:ping');
   assert.equal(replies[0]!.properties.correlationId, 'x1');
   assert.equal((await channelError(c, async (x) => { x.sendToQueue('rpc', Buffer.from(''), { replyTo: 'amq.rabbitmq.reply-to' }); await x.checkQueue('rpc'); })).code, 406);
@@ -345,7 +345,7 @@ test('server-sent basic.cancel when the queue is deleted', async () => {
   await ch.consume('goes-away', (m) => seen.push(m));
   const other = await c.createChannel();
   await other.deleteQueue('goes-away');
-  await waitFor<number>((push) => { const t = setInterval(() => push(seen.length), 10); setTimeout(() => clearInterval(t), 3000); }, (a) => a.at(-1) === 1);
+  await until(() => seen.length === 1);
   assert.equal(seen[0], null, 'amqplib reports a server cancel as a null message');
   await c.close();
 });

@@ -34,19 +34,13 @@ export async function connect(server: RunningServer, extra = ''): Promise<amqp.C
   return amqp.connect(url(server, extra));
 }
 
-/** Resolves with the first value the predicate accepts from an event stream, or rejects after ms. */
-export function waitFor<T>(register: (push: (v: T) => void) => void, done: (all: T[]) => boolean, ms = 5000): Promise<T[]> {
-  const all: T[] = [];
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out with ${all.length} item(s)`)), ms);
-    register((v) => {
-      all.push(v);
-      if (done(all)) {
-        clearTimeout(t);
-        resolve(all);
-      }
-    });
-  });
+/** Polls until cond() holds; rejects after ms. */
+export async function until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

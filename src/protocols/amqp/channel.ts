@@ -537,7 +537,7 @@ export class AmqpChannel implements ReplyTarget {
     }
   }
 
-  /** Stream subscriptions deliver through here; returns the delivery tag. */
+  /** Stream subscriptions deliver through here (a delivery tag per message; acks return credit). */
   deliverFromStream(sub: StreamSubscription, message: Message, offset: number): void {
     const tag = this.nextTag++;
     this.unacked.set(tag, { queue: undefined, stream: sub, deliveryId: offset, consumerTag: sub.consumerTag });
@@ -668,6 +668,7 @@ export class AmqpChannel implements ReplyTarget {
   release(): void {
     for (const tag of [...this.subs.keys()]) this.cancel(tag);
     void this.requeueAll().catch(() => undefined);
+    if (this.batch) this.conn.unsettledBytes -= this.batch.bytes; // dropped unpublished
     this.batch = undefined;
     this.txPublishes = [];
     this.txAcks = [];

@@ -2,13 +2,14 @@
 // its requests carry reply-to `amq.rabbitmq.reply-to.<token>`; a reply published to the default exchange
 // with that routing key goes straight to that consumer, through no queue.
 import { randomBytes } from 'node:crypto';
+import type { Message } from '../../core/message.js';
 
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
 export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
 
 export interface ReplyTarget {
   /** Delivers a reply; false when the consumer is gone. */
-  deliverReply(consumerTag: string, exchange: string, routingKey: string, message: import('../../core/message.js').Message): boolean;
+  deliverReply(consumerTag: string, exchange: string, routingKey: string, message: Message): boolean;
 }
 
 export class DirectReplyTo {
@@ -29,7 +30,7 @@ export class DirectReplyTo {
   }
 
   /** Delivers to the consumer behind `address`; false if there is none. */
-  deliver(address: string, exchange: string, message: import('../../core/message.js').Message): boolean {
+  deliver(address: string, exchange: string, message: Message): boolean {
     const t = this.targets.get(address.slice(REPLY_TO_PREFIX.length));
     return t !== undefined && t.target.deliverReply(t.consumerTag, exchange, address, message);
   }
