@@ -153,12 +153,27 @@ export class Stream {
     const producerId = batches.length >= BATCH_HEADER_BYTES ? batchProducerId(batches) : -1n;
     const epoch = producerId >= 0n ? batchProducerEpoch(batches) : -1;
     const sequence = producerId >= 0n ? batchBaseSequence(batches) : -1;
-    if (producerId >= 0n) {
-      const seen = ps.check(producerId, epoch, sequence);
-      if (seen.kind === 'duplicate') return { baseOffset: seen.baseOffset, lastOffset: seen.lastOffset, logAppendTimeMs, duplicate: true };
+    if (producerId < 0n) {
+      const r = await log.append(batches, opts);
+      return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs };
     }
-    const r = await log.append(batches, opts);
-    if (producerId >= 0n) ps.record(producerId, epoch, sequence, r.lastOffset - r.baseOffset + 1, r.baseOffset, r.lastOffset);
+    const seen = ps.check(producerId, epoch, sequence);
+    if (seen.kind === 'duplicate') return { baseOffset: seen.baseOffset, lastOffset: seen.lastOffset, logAppendTimeMs, duplicate: true };
+    if (seen.kind === 'duplicate-pending') {
+      const r = await seen.pending;
+      return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs, duplicate: true };
+    }
+    // The sequence is taken before the write starts, so a pipelined next batch is checked against it.
+    const appended = log.append(batches, opts);
+    const settle = ps.begin(producerId, epoch, sequence, batchLastOffsetDelta(batches, 0) + 1, appended);
+    let r;
+    try {
+      r = await appended;
+    } catch (err) {
+      settle(undefined);
+      throw err;
+    }
+    settle(r);
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs };
   }
 

@@ -1,7 +1,11 @@
-// One Kafka client connection: frames in, requests handled strictly in order, responses out in order.
+// One Kafka client connection: frames in, responses out in request order. Requests start one after the
+// other; a Produce does not hold up the start of the next request (its append is queued in order, so a
+// client that pipelines large batches keeps the disk busy), any other request waits for everything before
+// it to finish. Reading stops while the requests taken in but not yet answered exceed a byte budget.
 // Malformed frames, unknown API keys or versions, and oversize requests close the connection (Kafka's
 // behaviour); ApiVersions with a too-new version gets UNSUPPORTED_VERSION with the v0 body.
 import type { Socket } from 'node:net';
+import { largeBuffers } from '../../lib/buffer-pool.js';
 import { childLogger } from '../../lib/logger.js';
 import { encodeApiVersionsResponse, encodeSaslAuthenticateResponse, encodeSaslHandshakeResponse, type SaslAuthenticateRequest, type SaslAuthenticateResponse, type SaslHandshakeRequest } from './codec/generated/index.js';
 import { SASL_MECHANISMS, saslMechanism, type SaslMechanism } from '../../core/auth/sasl.js';
@@ -18,6 +22,21 @@ const SASL_HANDSHAKE = 17;
 const SASL_AUTHENTICATE = 36;
 /** Pause reading while this many response bytes wait to be written. */
 const WRITE_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
+/** Pause reading while this many request bytes are taken in but not yet answered (at least one request). */
+const QUEUED_REQUEST_BYTES_MAX = 64 * 1024 * 1024;
+const PRODUCE_KEY = 0;
+/** Frames from this size up are received into a pooled buffer. */
+const LARGE_FRAME_BYTES = 64 * 1024;
+const NO_BYTES = Buffer.alloc(0);
+
+type Response = Buffer[] | undefined;
+/** Ends a response: the connection is closed once everything before it has been written. */
+const END_MARK = Buffer.alloc(0);
+const CLOSE: Response = [END_MARK];
+
+function releaseAll(chunks: Buffer[]): void {
+  for (const c of chunks) largeBuffers.release(c);
+}
 
 function isFlexible(apiKey: number, version: number): boolean {
   const e = dispatch.get(apiKey);
@@ -27,9 +46,18 @@ function isFlexible(apiKey: number, version: number): boolean {
 export class KafkaConnection {
   private chunks: Buffer[] = [];
   private chunkBytes = 0;
+  /** A large frame being filled in place, and how much of it has arrived. */
+  private large: Buffer | undefined;
+  private largeFilled = 0;
   /** Bytes needed before the next frame can be split off. */
   private needBytes = 4;
-  private chain: Promise<void> = Promise.resolve();
+  /** Resolves when the next request may start. */
+  private startGate: Promise<void> = Promise.resolve();
+  /** Resolves when every response so far has been written (or handed to the socket). */
+  private sendTail: Promise<void> = Promise.resolve();
+  private queuedRequestBytes = 0;
+  private readHolds = 0;
+  private heldForRequests = false;
   private closed = false;
   private readonly ctx: HandlerContext;
   private sasl: SaslMechanism | undefined;
@@ -53,36 +81,111 @@ export class KafkaConnection {
   }
 
   /**
-   * Collects chunks until a whole frame is there (its size is known from the 4-byte prefix), so a large
-   * request arriving in many TCP reads is copied once, not once per read.
+   * Splits the byte stream into request frames. Small frames are collected from the socket's chunks and
+   * split off together; a large frame (a produce of big batches) is copied straight into a pooled buffer
+   * of its size as its bytes arrive, so it is copied once and its memory is reused.
    */
   private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.chunkBytes += chunk.length;
-    if (this.chunkBytes < this.needBytes) return;
-    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.chunkBytes);
-    let frames: Buffer[];
-    let rest: Buffer;
-    try {
-      ({ frames, rest } = splitFrames(buf, this.settings.requestBytesMax));
-    } catch (err) {
-      log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'bad frame; closing connection');
-      return this.close();
+    let c = chunk;
+    while (c.length > 0) {
+      const large = this.large;
+      if (large) {
+        const n = Math.min(c.length, large.length - this.largeFilled);
+        c.copy(large, this.largeFilled, 0, n);
+        this.largeFilled += n;
+        if (this.largeFilled < large.length) return;
+        c = c.subarray(n);
+        this.large = undefined;
+        this.take(large, true);
+        continue;
+      }
+      this.chunks.push(c);
+      this.chunkBytes += c.length;
+      c = NO_BYTES;
+      if (this.chunkBytes < this.needBytes) return;
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.chunkBytes);
+      let frames: Buffer[];
+      let rest: Buffer;
+      try {
+        ({ frames, rest } = splitFrames(buf, this.settings.requestBytesMax));
+      } catch (err) {
+        log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'bad frame; closing connection');
+        return this.close();
+      }
+      for (const f of frames) this.take(f, false);
+      this.chunks = [];
+      this.chunkBytes = 0;
+      this.needBytes = 4;
+      if (rest.length >= 4 && rest.readInt32BE(0) >= LARGE_FRAME_BYTES) {
+        this.large = largeBuffers.acquire(rest.readInt32BE(0));
+        this.largeFilled = 0;
+        c = rest.subarray(4);
+      } else if (rest.length > 0) {
+        this.chunks.push(rest);
+        this.chunkBytes = rest.length;
+        this.needBytes = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4;
+      }
     }
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.chunkBytes = rest.length;
-    this.needBytes = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4;
-    for (const f of frames) this.chain = this.chain.then(() => (this.bareSasl ? this.handleBareSasl(f) : this.handle(f)));
   }
 
-  private async handle(frame: Buffer): Promise<void> {
+  /** Queues one request frame; `pooled` frames go back to the pool after a Produce has been answered. */
+  private take(frame: Buffer, pooled: boolean): void {
+    this.queuedRequestBytes += frame.length;
+    if (!this.heldForRequests && this.queuedRequestBytes > QUEUED_REQUEST_BYTES_MAX) {
+      this.heldForRequests = true;
+      this.holdReading();
+    }
+    this.startGate = this.startGate.then(() => {
+      if (this.closed) return;
+      const bare = this.bareSasl;
+      const produce = !bare && frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_KEY;
+      const response = bare ? this.handleBareSasl(frame) : this.handle(frame);
+      const sent = this.sendTail
+        .then(() => response)
+        .then(
+          (chunks) => {
+            // A Produce keeps no view of its request once answered (its batches are written); other
+            // requests may (group metadata, for one), so only a Produce's frame is reused.
+            if (pooled && produce) largeBuffers.release(frame);
+            return this.respond(frame.length, chunks);
+          },
+          (err: unknown) => {
+            log.error({ remote: this.ctx.clientHost, err: (err as Error).message }, 'request failed; closing connection');
+            this.close();
+          },
+        );
+      this.sendTail = sent;
+      // A Produce has queued its appends by now; anything else runs alone.
+      return produce ? undefined : sent;
+    });
+  }
+
+  private respond(requestBytes: number, chunks: Response): Promise<void> | void {
+    this.queuedRequestBytes -= requestBytes;
+    if (this.heldForRequests && this.queuedRequestBytes <= QUEUED_REQUEST_BYTES_MAX) {
+      this.heldForRequests = false;
+      this.releaseReading();
+    }
+    if (chunks) return this.send(chunks);
+  }
+
+  private holdReading(): void {
+    if (this.readHolds++ === 0) this.socket.pause();
+  }
+
+  private releaseReading(): void {
+    if (--this.readHolds === 0 && !this.closed) this.socket.resume();
+  }
+
+  /** Handles one request up to its first wait, synchronously; the promise holds the response frame. */
+  private async handle(frame: Buffer): Promise<Response> {
     if (this.closed) return;
     const r = new KafkaReader(frame);
     let header;
     try {
       header = readRequestHeader(r, isFlexible);
     } catch {
-      return this.close();
+      return CLOSE;
     }
     this.ctx.clientId = header.clientId ?? '';
     const entry = dispatch.get(header.apiKey);
@@ -90,15 +193,15 @@ export class KafkaConnection {
       // Answer with the v0 layout and our key list so the client retries lower.
       const body = entry!.handle(this.ctx, undefined as never, 0) as { errorCode: number };
       body.errorCode = KafkaError.UNSUPPORTED_VERSION;
-      return this.send(responseFrame(header.correlationId, header.apiKey, false, (w) => encodeApiVersionsResponse(w, 0, body as never)));
+      return responseFrame(header.correlationId, header.apiKey, false, (w) => encodeApiVersionsResponse(w, 0, body as never));
     }
     if (this.settings.saslRequired && !this.authenticated && header.apiKey !== API_VERSIONS_KEY && header.apiKey !== SASL_HANDSHAKE && header.apiKey !== SASL_AUTHENTICATE) {
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey }, 'request before authentication; closing connection');
-      return this.close();
+      return CLOSE;
     }
     if (!entry || header.apiVersion < entry.minVersion || header.apiVersion > entry.maxVersion) {
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, version: header.apiVersion }, 'unsupported API or version; closing connection');
-      return this.close();
+      return CLOSE;
     }
     let req: unknown;
     try {
@@ -106,7 +209,7 @@ export class KafkaConnection {
     } catch (err) {
       if (!(err instanceof KafkaDecodeError)) throw err;
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, err: err.message }, 'malformed request; closing connection');
-      return this.close();
+      return CLOSE;
     }
     if (header.apiKey === SASL_HANDSHAKE) return this.saslHandshake(header.correlationId, header.apiVersion, req as SaslHandshakeRequest);
     if (header.apiKey === SASL_AUTHENTICATE) return this.saslAuthenticate(header.correlationId, header.apiVersion, req as SaslAuthenticateRequest);
@@ -115,23 +218,23 @@ export class KafkaConnection {
       res = await entry.handle(this.ctx, req as never, header.apiVersion);
     } catch (err) {
       log.error({ apiKey: header.apiKey, err: (err as Error).message }, 'handler failed; closing connection');
-      return this.close();
+      return CLOSE;
     }
     // Produce with acks=0 gets no response at all.
     if (header.apiKey === 0 && (req as { acks: number }).acks === 0) return;
     const flexible = header.apiVersion >= entry.codec.flexibleFrom;
-    this.send(responseFrame(header.correlationId, header.apiKey, flexible, (w) => entry.codec.encodeResponse(w, header.apiVersion, res as never)));
+    return responseFrame(header.correlationId, header.apiKey, flexible, (w) => entry.codec.encodeResponse(w, header.apiVersion, res as never));
   }
 
-  private saslHandshake(correlationId: number, version: number, req: SaslHandshakeRequest): void {
+  private saslHandshake(correlationId: number, version: number, req: SaslHandshakeRequest): Response {
     const mech = saslMechanism(req.mechanism, this.ctx.broker.users, this.loopback);
     this.sasl = mech;
     const body = { errorCode: mech ? KafkaError.NONE : KafkaError.UNSUPPORTED_SASL_MECHANISM, mechanisms: [...SASL_MECHANISMS] };
-    this.send(responseFrame(correlationId, SASL_HANDSHAKE, false, (w) => encodeSaslHandshakeResponse(w, version, body)));
     if (mech && version === 0) this.bareSasl = true;
+    return responseFrame(correlationId, SASL_HANDSHAKE, false, (w) => encodeSaslHandshakeResponse(w, version, body));
   }
 
-  private saslAuthenticate(correlationId: number, version: number, req: SaslAuthenticateRequest): void {
+  private saslAuthenticate(correlationId: number, version: number, req: SaslAuthenticateRequest): Response {
     const res: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n };
     let fail = false;
     if (!this.sasl) {
@@ -149,37 +252,50 @@ export class KafkaConnection {
         fail = true;
       }
     }
-    this.send(responseFrame(correlationId, SASL_AUTHENTICATE, version >= 2, (w) => encodeSaslAuthenticateResponse(w, version, res)));
-    if (fail) this.socket.end();
+    const out = responseFrame(correlationId, SASL_AUTHENTICATE, version >= 2, (w) => encodeSaslAuthenticateResponse(w, version, res));
+    if (fail) {
+      // Answer, then close: nothing after a failed authentication is read.
+      out.push(END_MARK);
+    }
+    return out;
   }
 
   /** A bare SASL token (after SaslHandshake v0): reply bare; a failure closes the connection. */
-  private handleBareSasl(token: Buffer): void {
+  private async handleBareSasl(token: Buffer): Promise<Response> {
     try {
       const step = this.sasl!.step(token);
       const size = Buffer.alloc(4);
       size.writeInt32BE(step.response.length);
-      this.send([size, step.response]);
       if (step.user) {
         this.authenticated = true;
         this.bareSasl = false;
       }
+      return [size, step.response];
     } catch (err) {
       log.warn({ remote: this.ctx.clientHost, err: (err as Error).message }, 'SASL authentication failed');
       this.close();
+      return undefined;
     }
   }
 
   private send(chunks: Buffer[]): Promise<void> | void {
     if (this.closed) return;
     this.socket.cork();
-    for (const c of chunks) this.socket.write(c);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) this.socket.write(chunks[i]!);
+    // Log reads come from the large-buffer pool; they go back once the socket has taken the bytes.
+    if (chunks[last] !== END_MARK) this.socket.write(chunks[last]!, () => releaseAll(chunks));
     this.socket.uncork();
+    if (chunks[chunks.length - 1] === END_MARK) {
+      this.closed = true;
+      this.socket.destroySoon();
+      return;
+    }
     if (this.socket.writableLength > WRITE_BACKLOG_BYTES_MAX) {
-      this.socket.pause();
+      this.holdReading();
       return new Promise((resolve) =>
         this.socket.once('drain', () => {
-          this.socket.resume();
+          this.releaseReading();
           resolve();
         }),
       );

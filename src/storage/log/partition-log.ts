@@ -2,6 +2,7 @@
 // PartitionLog interface. One writer: appends are serialised; each is one gather write. Durability per
 // fsync policy, with group commit for 'always': a durable append waits for an fdatasync that began after
 // its write completed, and one fdatasync covers every append made while the previous one ran.
+import { largeBuffers } from '../../lib/buffer-pool.js';
 import { BrokerError, ErrorCode, StorageError, toStorageError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { Limits } from '../../lib/limits.js';
@@ -283,14 +284,17 @@ export class FilePartitionLog implements PartitionLog {
     const size = seg.sizeBytes;
     if (pos >= size) return result;
     let want = Math.min(Math.max(maxBytes, BATCH_LENGTH_PREFIX_BYTES), size - pos);
-    let buf = Buffer.allocUnsafe(want);
+    // Read buffers come from the large-buffer pool; the caller that hands the data to a socket may give
+    // them back once written (see ReadResult.data).
+    let buf = largeBuffers.acquire(want);
     let n = await seg.file.read(buf, 0, want, pos);
     if (n >= BATCH_LENGTH_PREFIX_BYTES) {
       const first = buf.readInt32BE(8) + BATCH_LENGTH_PREFIX_BYTES;
       if (first > n && pos + first <= size) {
         // Always return at least one whole batch.
+        largeBuffers.release(buf);
         want = first;
-        buf = Buffer.allocUnsafe(want);
+        buf = largeBuffers.acquire(want);
         n = await seg.file.read(buf, 0, want, pos);
       }
     }
@@ -301,7 +305,8 @@ export class FilePartitionLog implements PartitionLog {
       if (len < BATCH_LENGTH_PREFIX_BYTES || p + len > n) break;
       p += len;
     }
-    result.data = buf.subarray(0, p);
+    if (p === 0) largeBuffers.release(buf);
+    else result.data = buf.subarray(0, p);
     return result;
   }
 

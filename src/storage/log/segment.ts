@@ -59,6 +59,9 @@ export class Segment {
   private lastIndexedPos = 0;
   private pendingIndexWrites: Buffer[] = [];
   private pendingTimeWrites: Buffer[] = [];
+  /** Index writes queued behind log appends, in order. */
+  private indexTail: Promise<void> = Promise.resolve();
+  private indexFailed: Error | undefined;
 
   private constructor(
     readonly fs: FileSystem,
@@ -243,6 +246,7 @@ export class Segment {
    * the log write: an index may lag its log, never lead it.
    */
   async append(bufs: readonly Buffer[], batchStarts: ReadonlyArray<readonly number[]>, nowMs: number): Promise<void> {
+    if (this.indexFailed) throw this.indexFailed;
     const position = this.file.size;
     try {
       await this.file.append(bufs);
@@ -274,13 +278,26 @@ export class Segment {
     const lastStart = lastStarts[lastStarts.length - 1]!;
     this.nextOffset = batchBaseOffset(lastBuf, lastStart) + batchLastOffsetDelta(lastBuf, lastStart) + 1;
     if (idxEntries.length > 0) {
-      try {
-        await this.indexFile.append(idxEntries);
-        await this.timeFile.append(timeEntries);
-      } catch (err) {
-        throw toStorageError(err, joinPath(this.dir, segmentName(this.baseOffset) + '.index'));
-      }
+      // Index files are written behind the log (never ahead of it) without holding up the append: the
+      // entries are already in memory, and an index that lags its log is completed by the scan at open.
+      this.indexTail = this.indexTail.then(() => this.writeIndexEntries(idxEntries, timeEntries));
     }
+  }
+
+  private async writeIndexEntries(idx: Buffer[], time: Buffer[]): Promise<void> {
+    if (this.indexFailed) return;
+    try {
+      await this.indexFile.append(idx);
+      await this.timeFile.append(time);
+    } catch (err) {
+      this.indexFailed = toStorageError(err, joinPath(this.dir, segmentName(this.baseOffset) + '.index'));
+    }
+  }
+
+  /** Waits for index writes queued so far; rejects if one failed. */
+  async flushIndexes(): Promise<void> {
+    await this.indexTail;
+    if (this.indexFailed) throw this.indexFailed;
   }
 
   /** File position of the batch holding `offset` (the scan starts at the nearest index entry below it). */
@@ -323,12 +340,14 @@ export class Segment {
   }
 
   async syncAll(): Promise<void> {
+    await this.flushIndexes();
     await this.file.sync();
     await this.indexFile.sync();
     await this.timeFile.sync();
   }
 
   async close(): Promise<void> {
+    await this.indexTail;
     await Promise.allSettled([this.file.close(), this.indexFile.close(), this.timeFile.close()]);
   }
 

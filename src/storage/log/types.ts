@@ -46,7 +46,11 @@ export interface AppendOptions {
 }
 
 export interface ReadResult {
-  /** Whole batches, as stored, beginning with the batch that contains the requested offset. May be empty. */
+  /**
+   * Whole batches, as stored, beginning with the batch that contains the requested offset. May be empty.
+   * It may be a view of a `largeBuffers` slab (lib/buffer-pool.ts): whoever consumes it last and keeps no
+   * view of it (a socket write that completed) may release it; anyone else simply drops it.
+   */
   data: Buffer;
   /** Offset after the last record of the log at the time of the read (log end offset). */
   nextOffset: number;
