@@ -56,3 +56,21 @@ test('kcat: -L, produce and consume 100,000 messages, gzip, snappy-free path', {
   }
   await server.close();
 });
+
+test('kcat: an idempotent producer pipelining many small produce requests writes every message once, in order', { skip: hasKcat ? false : 'kcat not installed', timeout: 120_000 }, async () => {
+  configureLogger('silent');
+  const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'kcat-idem-')), 'data'), host: '127.0.0.1', kafkaPort: 0, amqpPort: 'off', httpPort: 'off', fsync: 'always' });
+  const b = `127.0.0.1:${server.port('kafka')}`;
+  const N = 50_000;
+  const lines = Array.from({ length: N }, (_, i) => `idem-${i}`).join('\n') + '\n';
+  // Batches of 50 messages and no linger: librdkafka keeps up to 5 produce requests in flight per connection.
+  const produced = await run(['-b', b, '-P', '-t', 'kidem', '-X', 'enable.idempotence=true', '-X', 'batch.num.messages=50', '-X', 'linger.ms=0'], lines);
+  assert.equal(produced.code, 0, produced.err);
+  const consumed = await run(['-b', b, '-C', '-t', 'kidem', '-o', 'beginning', '-e', '-q']);
+  assert.equal(consumed.code, 0, consumed.err);
+  const got = consumed.out.trim().split('\n');
+  assert.equal(got.length, N);
+  for (let i = 0; i < N; i += 997) assert.equal(got[i], `idem-${i}`);
+  assert.equal(got[N - 1], `idem-${N - 1}`);
+  await server.close();
+});

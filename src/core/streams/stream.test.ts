@@ -108,3 +108,37 @@ test('idempotent producers across a restart: the producer state is rebuilt from 
   assert.equal(s.latestOffset(0), 9);
   await s.close();
 });
+
+test('idempotent producers, pipelined: the next batch is accepted while the previous is being written; a retry of an in-flight batch gets its offsets', async () => {
+  const s = await Stream.open('/', 'idem-pipelined', { ...defaultStreamConfig }, factory());
+  const batch = (seq: number, n = 2) =>
+    encodeBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`p${seq + i}`), timestamp: 1 })), { producerId: 21n, producerEpoch: 0, baseSequence: seq });
+  // None of these is awaited before the next starts, as on a connection that pipelines produce requests.
+  const first = s.appendBatches(0, batch(0));
+  const second = s.appendBatches(0, batch(2));
+  const retryOfSecond = s.appendBatches(0, batch(2));
+  const third = s.appendBatches(0, batch(4));
+  const [a, b, r, c] = await Promise.all([first, second, retryOfSecond, third]);
+  assert.deepEqual([a.baseOffset, b.baseOffset, c.baseOffset], [0, 2, 4]);
+  assert.equal(r.duplicate, true);
+  assert.deepEqual([r.baseOffset, r.lastOffset], [b.baseOffset, b.lastOffset]);
+  assert.equal(s.latestOffset(0), 6);
+  // A gap is still refused after pipelined appends.
+  await assert.rejects(s.appendBatches(0, batch(9)), (e: unknown) => e instanceof BrokerError && e.code === 'out_of_order_sequence');
+  const records = (await s.readMessages(0, 0, 10)).map((m) => m.message.value!.toString());
+  assert.deepEqual(records, ['p0', 'p1', 'p2', 'p3', 'p4', 'p5']);
+  await s.close();
+});
+
+test('idempotent producers: a batch whose append fails gives its sequence back', async () => {
+  const s = await Stream.open('/', 'idem-fail', { ...defaultStreamConfig }, factory());
+  const batch = (seq: number, n = 2) =>
+    encodeBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`f${seq + i}`), timestamp: 1 })), { producerId: 31n, producerEpoch: 0, baseSequence: seq });
+  await s.appendBatches(0, batch(0));
+  const bad = batch(2);
+  bad.writeUInt8(bad[bad.length - 1]! ^ 0xff, bad.length - 1); // breaks the CRC
+  await assert.rejects(s.appendBatches(0, bad), (e: unknown) => e instanceof BrokerError && e.code === 'corrupt_data');
+  const ok = await s.appendBatches(0, batch(2));
+  assert.equal(ok.baseOffset, 2, 'the same sequence is accepted once the corrupt batch was refused');
+  await s.close();
+});
