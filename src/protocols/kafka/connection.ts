@@ -217,6 +217,8 @@ export class KafkaConnection {
     try {
       res = await entry.handle(this.ctx, req as never, header.apiVersion);
     } catch (err) {
+      // A long poll still waiting when the broker shuts down finds its stream closed: nothing to report.
+      if (this.closed) return undefined;
       log.error({ apiKey: header.apiKey, err: (err as Error).message }, 'handler failed; closing connection');
       return CLOSE;
     }
