@@ -23,6 +23,7 @@ create_topic() {
 
 # 100-byte records, one per line.
 head -c $((N * 75)) /dev/urandom | base64 -w 100 | head -n "$N" > "$WORK/records.txt"
+sync
 
 echo "| test | partitions | fsync | records | seconds | records/s | MB/s | broker CPU s |"
 echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
@@ -69,6 +70,7 @@ done
 # against the disk and loopback figures below.
 BIG=${BIG_MB:-1000}
 head -c $((BIG * 750000)) /dev/urandom | base64 -w 10000 > "$WORK/big.txt"
+sync # the input file's dirty pages are written back now, not during the first run
 NB=$(wc -l < "$WORK/big.txt")
 echo
 echo "| 1 MB batches | fsync | records | MB | seconds | MB/s | broker CPU s |"
