@@ -13,7 +13,7 @@ import { configureLogger } from '../../src/lib/logger.js';
 import { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
 import { KafkaReader } from '../../src/protocols/kafka/codec/reader.js';
 import { writeRequestHeader } from '../../src/protocols/kafka/codec/frame.js';
-import { decodeMetadataResponse, decodeProduceResponse, encodeMetadataRequest, encodeProduceRequest } from '../../src/protocols/kafka/codec/generated/index.js';
+import { decodeFetchResponse, decodeMetadataResponse, decodeProduceResponse, defaultFetchRequest, defaultFetchRequest_FetchPartition, defaultFetchRequest_FetchTopic, encodeFetchRequest, encodeMetadataRequest, encodeProduceRequest } from '../../src/protocols/kafka/codec/generated/index.js';
 import { encodeBatch } from '../../src/storage/log/record-batch.js';
 
 function frame(apiKey: number, apiVersion: number, correlationId: number, body: (w: KafkaWriter) => void): Buffer {
@@ -25,6 +25,18 @@ function frame(apiKey: number, apiVersion: number, correlationId: number, body: 
   size.writeInt32BE(b.length);
   return Buffer.concat([size, b]);
 }
+
+/** A Fetch of partition 0 from offset 0 that does not wait: it sees what was appended before it started. */
+const fetchNow = (correlationId: number) =>
+  frame(1, 4, correlationId, (w) => {
+    const req = defaultFetchRequest();
+    req.replicaId = -1;
+    req.maxWaitMs = 0;
+    req.minBytes = 0;
+    req.maxBytes = 16 << 20;
+    req.topics = [{ ...defaultFetchRequest_FetchTopic(), topic: 'pipe', partitions: [{ ...defaultFetchRequest_FetchPartition(), partition: 0, fetchOffset: 0n, partitionMaxBytes: 16 << 20 }] }];
+    encodeFetchRequest(w, 4, req);
+  });
 
 const produce = (correlationId: number, values: Buffer[]) =>
   frame(0, 7, correlationId, (w) =>
@@ -48,7 +60,8 @@ test('pipelined requests are answered in order; a bad request closes the connect
     frame(3, 5, 3, (w) => encodeMetadataRequest(w, 5, { topics: [{ name: 'pipe', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false })),
     produce(4, big(4, 50)),
     produce(5, [Buffer.from('small-c')]),
-    frame(0x7abc, 0, 6, () => undefined), // an unknown API key: Kafka closes the connection
+    fetchNow(6), // runs after every produce before it has been answered
+    frame(0x7abc, 0, 7, () => undefined), // an unknown API key: Kafka closes the connection
   ];
   const bytes = Buffer.concat(requests);
   const responses: Buffer[] = [];
@@ -76,7 +89,7 @@ test('pipelined requests are answered in order; a bad request closes the connect
   assert.equal(closed, true);
   assert.deepEqual(
     responses.map((r) => r.readInt32BE(0)),
-    [1, 2, 3, 4, 5],
+    [1, 2, 3, 4, 5, 6],
     'every answer before the bad request arrives, in request order',
   );
   const offsets: number[] = [];
@@ -92,6 +105,11 @@ test('pipelined requests are answered in order; a bad request closes the connect
   const m = new KafkaReader(responses[2]!);
   m.int32();
   assert.equal(decodeMetadataResponse(m, 5).topics[0]!.name, 'pipe');
+  const f = new KafkaReader(responses[5]!);
+  f.int32();
+  const fetched = decodeFetchResponse(f, 4).responses[0]!.partitions[0]!;
+  assert.equal(fetched.highWatermark, 83n, 'the fetch saw every append of the produces before it');
+  assert.ok(fetched.records!.length > 800_000);
   // What was written is what was sent.
   const stored = await server.broker.getStream('/', 'pipe').readMessages(0, 0, 100);
   assert.equal(stored.length, 83);

@@ -137,27 +137,36 @@ export class KafkaConnection {
     }
     this.startGate = this.startGate.then(() => {
       if (this.closed) return;
-      const bare = this.bareSasl;
-      const produce = !bare && frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_KEY;
-      const response = bare ? this.handleBareSasl(frame) : this.handle(frame);
-      const sent = this.sendTail
-        .then(() => response)
-        .then(
-          (chunks) => {
-            // A Produce keeps no view of its request once answered (its batches are written); other
-            // requests may (group metadata, for one), so only a Produce's frame is reused.
-            if (pooled && produce) largeBuffers.release(frame);
-            return this.respond(frame.length, chunks);
-          },
-          (err: unknown) => {
-            log.error({ remote: this.ctx.clientHost, err: (err as Error).message }, 'request failed; closing connection');
-            this.close();
-          },
-        );
-      this.sendTail = sent;
-      // A Produce has queued its appends by now; anything else runs alone.
-      return produce ? undefined : sent;
+      const produce = !this.bareSasl && frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_KEY;
+      // A Produce starts at once (its appends queue behind the earlier ones); anything else runs alone:
+      // after every earlier request has been answered, and before any later one starts.
+      if (produce) {
+        void this.start(frame, pooled, true);
+        return;
+      }
+      return this.sendTail.then(() => (this.closed ? undefined : this.start(frame, pooled, false)));
     });
+  }
+
+  /** Handles one request; its answer is written after every earlier one. Resolves once it is written. */
+  private start(frame: Buffer, pooled: boolean, produce: boolean): Promise<void> {
+    const response = this.bareSasl ? this.handleBareSasl(frame) : this.handle(frame);
+    const sent = this.sendTail
+      .then(() => response)
+      .then(
+        (chunks) => {
+          // A Produce keeps no view of its request once answered (its batches are written); other
+          // requests may (group metadata, for one), so only a Produce's frame is reused.
+          if (pooled && produce) largeBuffers.release(frame);
+          return this.respond(frame.length, chunks);
+        },
+        (err: unknown) => {
+          log.error({ remote: this.ctx.clientHost, err: (err as Error).message }, 'request failed; closing connection');
+          this.close();
+        },
+      );
+    this.sendTail = sent;
+    return sent;
   }
 
   private respond(requestBytes: number, chunks: Response): Promise<void> | void {
