@@ -9,7 +9,7 @@ import type { PartitionLog } from '../../storage/log/types.js';
 import type { Record } from '../../storage/log/record-batch.js';
 import type { SettlementLogApi } from '../../storage/queue-state/types.js';
 import type { Message } from '../message.js';
-import { addXDeath, decodeMessage, encodeMessage, type DeathReason } from '../message-codec.js';
+import { addXDeath, decodeMessage, encodeMessage, withHeader, type DeathReason } from '../message-codec.js';
 import { newReadyEntry, ReadyIndex, type ReadyEntry } from './ready-index.js';
 
 export type OverflowPolicy = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
@@ -25,6 +25,13 @@ export interface QueueArguments {
   deadLetterRoutingKey?: string;
   maxPriority?: number;
   singleActiveConsumer?: boolean;
+  /**
+   * Quorum-queue delivery limit: a message returned to the queue after more than this many deliveries is
+   * dead-lettered (reason 'delivery_limit') or dropped instead. Undefined = no limit.
+   */
+  deliveryLimit?: number;
+  /** Quorum-queue style: redeliveries carry header x-delivery-count (deliveries before this one). */
+  deliveryCountHeader?: boolean;
 }
 
 export interface Delivery {
@@ -109,6 +116,11 @@ const CONGESTION_READY = 10_000;
 /** Deliveries per drain turn before yielding to the event loop. */
 const DRAIN_TURN_MAX = 2048;
 
+/** RabbitMQ quorum queues: x-delivery-count = deliveries before this one (a long). */
+function withDeliveryCount(m: Message, previous: number): Message {
+  return withHeader(m, 'x-delivery-count', { type: 'int64', value: BigInt(previous) });
+}
+
 export class Queue {
   readonly vhost: string;
   readonly name: string;
@@ -128,6 +140,8 @@ export class Queue {
   private draining = false;
   private isClosed = false;
   private decongestWaiters: Array<() => void> = [];
+  /** Returned deliveries past the delivery limit, waiting to be dead-lettered. */
+  private overLimit: ReadyEntry[] = [];
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
@@ -334,7 +348,7 @@ export class Queue {
           continue;
         }
         this.inflight.delete(id);
-        this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+        this.returnToReady(f);
       }
     }
     if (this.consumers.length === 0 && this.hadConsumer && this.autoDelete) this.opts.onUnused?.(this, 'auto-delete');
@@ -470,6 +484,7 @@ export class Queue {
         continue;
       }
       const id = this.nextDeliveryId++;
+      if (e.deliveryCount > 0 && this.arguments.deliveryCountHeader) msg = withDeliveryCount(msg, e.deliveryCount);
       const d: Delivery = { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
       if (c.noAck) {
         c.unacked--;
@@ -492,7 +507,8 @@ export class Queue {
     await this.expireHead();
     const e = newReadyEntry();
     if (!this.ready.shift(e)) return undefined;
-    const msg = await this.bodyOf(e.offset);
+    let msg = await this.bodyOf(e.offset);
+    if (e.deliveryCount > 0 && this.arguments.deliveryCountHeader) msg = withDeliveryCount(msg, e.deliveryCount);
     const id = this.nextDeliveryId++;
     if (noAck) this.settleOffset(e.offset);
     else {
@@ -535,7 +551,7 @@ export class Queue {
     const dead: ReadyEntry[] = [];
     for (const id of ids) {
       const f = this.take(id);
-      if (requeue) this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+      if (requeue) this.returnToReady(f);
       else dead.push({ offset: f.offset, sizeBytes: f.sizeBytes, expiresAt: f.expiresAt, deliveryCount: f.deliveryCount, priority: f.priority });
     }
     if (dead.length > 0) await this.deadLetterEntries(dead, 'rejected');
@@ -547,9 +563,30 @@ export class Queue {
     for (const [id, f] of this.inflight) {
       if (f.consumerTag !== consumerTag) continue;
       this.take(id);
-      this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+      this.returnToReady(f);
     }
     this.scheduleDrain();
+  }
+
+  /**
+   * A delivery comes back unsettled (requeue, recover, its consumer or channel gone): to the ready set at
+   * its original position, or, past the delivery limit, dead-lettered with reason 'delivery_limit'.
+   */
+  private returnToReady(f: InFlight): void {
+    const limit = this.arguments.deliveryLimit;
+    if (limit === undefined || f.deliveryCount <= limit) {
+      this.ready.requeue(f.offset, f.sizeBytes, f.priority, f.expiresAt, f.deliveryCount);
+      return;
+    }
+    const first = this.overLimit.length === 0;
+    this.overLimit.push({ offset: f.offset, sizeBytes: f.sizeBytes, expiresAt: f.expiresAt, deliveryCount: f.deliveryCount, priority: f.priority });
+    if (first) {
+      queueMicrotask(() => {
+        const entries = this.overLimit;
+        this.overLimit = [];
+        this.deadLetterEntries(entries, 'delivery_limit').catch((err: unknown) => this.logger.error({ queue: this.name, err: (err as Error).message }, 'dead-lettering over the delivery limit failed'));
+      });
+    }
   }
 
   private settleOffset(offset: number): void {

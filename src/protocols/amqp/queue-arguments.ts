@@ -14,6 +14,9 @@ export interface ParsedQueueArguments {
   stream: Partial<StreamConfig>;
 }
 
+/** RabbitMQ 4's delivery limit for quorum queues declared without x-delivery-limit. */
+export const QUORUM_DELIVERY_LIMIT_DEFAULT = 20;
+
 const INT_TYPES = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'timestamp']);
 
 /** An integer argument value, or undefined when the value is not an integer type. */
@@ -103,6 +106,10 @@ export function parseQueueArguments(args: FieldTable): ParsedQueueArguments {
         out.stream.retentionMs = ms;
         break;
       }
+      case 'x-delivery-limit':
+        // -1 (RabbitMQ 4) = no limit
+        q.deliveryLimit = int(name, v, -1);
+        break;
       case 'x-stream-max-segment-size-bytes':
         out.stream.segmentBytes = int(name, v, 14);
         break;
@@ -110,6 +117,13 @@ export function parseQueueArguments(args: FieldTable): ParsedQueueArguments {
         break; // RabbitMQ ignores arguments it does not know
     }
   }
+  if (out.type === 'quorum') {
+    // Quorum queues count deliveries: redeliveries carry x-delivery-count, and past the limit (RabbitMQ 4's
+    // default of 20 unless x-delivery-limit says otherwise) a returned message is dead-lettered.
+    q.deliveryCountHeader = true;
+    if (q.deliveryLimit === undefined) q.deliveryLimit = QUORUM_DELIVERY_LIMIT_DEFAULT;
+    else if (q.deliveryLimit < 0) delete q.deliveryLimit;
+  } else delete q.deliveryLimit; // classic queues ignore it, as RabbitMQ does
   if (q.deadLetterRoutingKey !== undefined && q.deadLetterExchange === undefined) {
     throw preconditionFailed(`invalid arg 'x-dead-letter-routing-key' for queue: Key x-dead-letter-exchange should be present`);
   }
