@@ -4,28 +4,11 @@
 // acked is in the queue, and nothing appears that was never published.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { serveChild } from './serve-child.js';
 import amqp from 'amqplib';
-
-const mainJs = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-
-function serve(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [mainJs, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--amqp-port', '0', '--kafka-port', 'off', '--http-port', 'off', '--fsync', 'always', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolvePromise, reject) => {
-    let port = 0;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const rec = JSON.parse(line) as Record<string, unknown>;
-      if (rec['msg'] === 'listening' && rec['protocol'] === 'amqp') port = Number(rec['port']);
-      if (rec['msg'] === 'broker started') resolvePromise({ child, port });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
-}
 
 test('SIGKILL while publishing with confirms: every confirmed, unacked message survives, 3 rounds', { timeout: 120_000 }, async () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'amqp-crash-')), 'data');
@@ -34,7 +17,7 @@ test('SIGKILL while publishing with confirms: every confirmed, unacked message s
   const published = new Set<number>();
   let next = 0;
   for (let round = 0; round < 3; round++) {
-    const { child, port } = await serve(dataDir);
+    const { child, port } = await serveChild(dataDir, 'amqp');
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
     const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
     conn.on('error', () => undefined);

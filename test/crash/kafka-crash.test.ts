@@ -4,31 +4,15 @@
 // holds every acknowledged record at the offset its acknowledgement gave, and nothing never produced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { serveChild } from './serve-child.js';
 import kafkajs from 'kafkajs';
 import { NodeFileSystem } from '../../src/storage/fs/node-fs.js';
 import { FilePartitionLog } from '../../src/storage/log/partition-log.js';
 
 const { Kafka, logLevel } = kafkajs;
-const mainJs = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-
-function serve(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [mainJs, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0', '--amqp-port', 'off', '--http-port', 'off', '--fsync', 'always', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolvePromise, reject) => {
-    let port = 0;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const rec = JSON.parse(line) as Record<string, unknown>;
-      if (rec['msg'] === 'listening' && rec['protocol'] === 'kafka') port = Number(rec['port']);
-      if (rec['msg'] === 'broker started') resolvePromise({ child, port });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
-}
 
 /** Every record of partition 0 of topic `kc`, read from the files after the kill: offset → value. */
 async function readPartition(dataDir: string): Promise<Map<number, string>> {
@@ -50,7 +34,7 @@ test('SIGKILL while kafkajs pipelines acks=all produces: every acknowledged reco
   const produced = new Set<string>();
   let next = 0;
   for (let round = 0; round < 3; round++) {
-    const { child, port } = await serve(dataDir);
+    const { child, port } = await serveChild(dataDir, 'kafka');
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
     const kafka = new Kafka({ clientId: 'crash', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
     if (round === 0) {

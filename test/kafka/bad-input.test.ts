@@ -9,20 +9,12 @@ import { join } from 'node:path';
 import { startServer } from '../../src/server/server.js';
 import { defaultConfig } from '../../src/server/config.js';
 import { configureLogger } from '../../src/lib/logger.js';
-import { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
+import type { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
 import { KafkaReader } from '../../src/protocols/kafka/codec/reader.js';
-import { writeRequestHeader } from '../../src/protocols/kafka/codec/frame.js';
+import { requestFrame } from './raw-frames.js';
 import { decodeApiVersionsResponse, decodeProduceResponse, encodeProduceRequest } from '../../src/protocols/kafka/codec/generated/index.js';
 
-function frame(apiKey: number, apiVersion: number, body: (w: KafkaWriter) => void, flexible = false): Buffer {
-  const w = new KafkaWriter();
-  writeRequestHeader(w, { apiKey, apiVersion, correlationId: 42, clientId: 'raw' }, flexible);
-  body(w);
-  const b = w.toBuffer();
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(b.length);
-  return Buffer.concat([size, b]);
-}
+const frame = (apiKey: number, apiVersion: number, body: (w: KafkaWriter) => void, flexible = false) => requestFrame(apiKey, apiVersion, 42, body, flexible);
 
 function exchange(port: number, data: Buffer): Promise<{ response: Buffer | null; closed: boolean }> {
   return new Promise((resolve) => {

@@ -10,21 +10,13 @@ import { join } from 'node:path';
 import { startServer } from '../../src/server/server.js';
 import { defaultConfig } from '../../src/server/config.js';
 import { configureLogger } from '../../src/lib/logger.js';
-import { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
+import type { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
 import { KafkaReader } from '../../src/protocols/kafka/codec/reader.js';
-import { writeRequestHeader } from '../../src/protocols/kafka/codec/frame.js';
+import { frameSplitter, requestFrame } from './raw-frames.js';
 import { decodeFetchResponse, decodeMetadataResponse, decodeProduceResponse, defaultFetchRequest, defaultFetchRequest_FetchPartition, defaultFetchRequest_FetchTopic, encodeFetchRequest, encodeMetadataRequest, encodeProduceRequest } from '../../src/protocols/kafka/codec/generated/index.js';
 import { encodeBatch } from '../../src/storage/log/record-batch.js';
 
-function frame(apiKey: number, apiVersion: number, correlationId: number, body: (w: KafkaWriter) => void): Buffer {
-  const w = new KafkaWriter();
-  writeRequestHeader(w, { apiKey, apiVersion, correlationId, clientId: 'pipeline' }, false);
-  body(w);
-  const b = w.toBuffer();
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(b.length);
-  return Buffer.concat([size, b]);
-}
+const frame = (apiKey: number, apiVersion: number, correlationId: number, body: (w: KafkaWriter) => void) => requestFrame(apiKey, apiVersion, correlationId, body);
 
 /** A Fetch of partition 0 from offset 0 that does not wait: it sees what was appended before it started. */
 const fetchNow = (correlationId: number) =>
@@ -75,14 +67,7 @@ test('pipelined requests are answered in order; a bad request closes the connect
         if (i % 4 === 0) await new Promise((r) => setImmediate(r));
       }
     });
-    let buf = Buffer.alloc(0);
-    s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-        responses.push(buf.subarray(4, 4 + buf.readInt32BE(0)));
-        buf = buf.subarray(4 + buf.readInt32BE(0));
-      }
-    });
+    s.on('data', frameSplitter((f) => responses.push(f)));
     s.on('close', () => resolve(true));
     s.on('error', () => undefined);
   });

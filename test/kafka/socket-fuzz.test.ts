@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import kafkajs from 'kafkajs';
 import { configureLogger } from '../../src/lib/logger.js';
-import { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
+import type { KafkaWriter } from '../../src/protocols/kafka/codec/writer.js';
 import { KafkaReader } from '../../src/protocols/kafka/codec/reader.js';
-import { writeRequestHeader } from '../../src/protocols/kafka/codec/frame.js';
+import { requestFrame } from './raw-frames.js';
 import {
   decodeApiVersionsResponse,
   decodeMetadataResponse,
@@ -40,15 +40,7 @@ const RUNS = 150;
 const SEED = 0x6a756e63; // "junc"
 const SETTLE_MS = 60; // how long a fuzz connection waits for an answer or a close
 
-function frame(apiKey: number, apiVersion: number, correlationId: number, body: (w: KafkaWriter) => void, flexible = false): Buffer {
-  const w = new KafkaWriter();
-  writeRequestHeader(w, { apiKey, apiVersion, correlationId, clientId: 'fuzz' }, flexible);
-  body(w);
-  const b = w.toBuffer();
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(b.length);
-  return Buffer.concat([size, b]);
-}
+const frame = (apiKey: number, apiVersion: number, correlationId: number, body: (w: KafkaWriter) => void, flexible = false) => requestFrame(apiKey, apiVersion, correlationId, body, flexible, 'fuzz');
 
 const apiVersionsFrame = (v: number, correlationId: number) =>
   frame(18, v, correlationId, (w) => encodeApiVersionsRequest(w, v, { clientSoftwareName: 'fuzz', clientSoftwareVersion: '1' }), v >= 3);
