@@ -30,3 +30,18 @@ test('buffer pool: sizes, reuse of released slabs, views, double release, small 
   pool.trim();
   assert.equal(pool.freeSizeBytes, 0);
 });
+
+test('buffer pool: trimIdle drops the free slabs of sizes not asked for since the last trim', () => {
+  const pool = new BufferPool({ minBytes: 1024, maxBytes: 1 << 20, freeBytesMax: 1 << 22 });
+  const small = pool.acquire(2000); // 2 KiB class
+  const big = pool.acquire(500_000); // 512 KiB class
+  pool.release(small);
+  pool.release(big);
+  pool.trimIdle(); // both classes were used since the (implicit) start: kept
+  assert.equal(pool.freeSizeBytes, 2048 + (1 << 19));
+  pool.release(pool.acquire(1500)); // only the 2 KiB class is used again
+  pool.trimIdle();
+  assert.equal(pool.freeSizeBytes, 2048);
+  pool.trimIdle();
+  assert.equal(pool.freeSizeBytes, 0);
+});

@@ -20,6 +20,8 @@ export class BufferPool {
   /** Free slabs per class (log2 of the slab size). */
   private readonly free = new Map<number, Buffer[]>();
   private freeBytes = 0;
+  /** Classes acquired since the last trimIdle(). */
+  private readonly usedSinceTrim = new Set<number>();
   /** Slabs handed out and not yet released. */
   private readonly inUse = new WeakSet<ArrayBuffer>();
 
@@ -33,6 +35,7 @@ export class BufferPool {
   acquire(size: number): Buffer {
     if (size < this.minBytes || size > this.maxBytes) return Buffer.allocUnsafeSlow(size);
     const cls = Math.ceil(Math.log2(size));
+    this.usedSinceTrim.add(cls);
     const list = this.free.get(cls);
     let slab = list?.pop();
     if (slab) this.freeBytes -= slab.length;
@@ -63,7 +66,20 @@ export class BufferPool {
     this.free.clear();
     this.freeBytes = 0;
   }
+
+  /** Drops the free slabs of every class that was not acquired since the last call. */
+  trimIdle(): void {
+    for (const [cls, list] of this.free) {
+      if (this.usedSinceTrim.has(cls)) continue;
+      for (const b of list) this.freeBytes -= b.length;
+      this.free.delete(cls);
+    }
+    this.usedSinceTrim.clear();
+  }
 }
 
 /** The process-wide pool for request frames and log reads. */
 export const largeBuffers = new BufferPool();
+/** Memory that a burst of large I/O left in the pool goes back once that size has been idle a while. */
+const IDLE_TRIM_MS = 30_000;
+setInterval(() => largeBuffers.trimIdle(), IDLE_TRIM_MS).unref();
