@@ -516,8 +516,11 @@ export class Broker {
     await Promise.all([
       ...[...perQueue].map(async ([q, { msgs, idx }]) => {
         const transient = !q.durable || msgs.every((m) => m.properties.persistent === false);
-        const outcomes: PublishOutcome[] = await q.publish(msgs, { durable: !transient });
+        const stored = q.publish(msgs, { durable: !transient });
+        // Credit flow is decided now, before the append completes, so that a publisher is held before more
+        // of its socket is read.
         if (opts.onCongested && q.congested) opts.onCongested(q.whenDecongested());
+        const outcomes: PublishOutcome[] = await stored;
         outcomes.forEach((o, k) => {
           const r = results[idx[k]!]!;
           if (o.ok) r.routedQueues++;

@@ -128,6 +128,8 @@ export class Queue {
   private draining = false;
   private isClosed = false;
   private decongestWaiters: Array<() => void> = [];
+  /** Records handed to the log and not yet appended (counted as ready for credit flow). */
+  private appending = 0;
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
@@ -245,7 +247,13 @@ export class Queue {
     if (accepted.length === 0) return outcomes;
     const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
     const records = stamped.map(encodeMessage);
-    const result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
+    this.appending += records.length;
+    let result;
+    try {
+      result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
+    } finally {
+      this.appending -= records.length;
+    }
     let offset = result.baseOffset;
     let k = 0;
     const keep = this.consumers.length > 0;
@@ -357,8 +365,19 @@ export class Queue {
    * Protocols then stop reading their publishers until whenDecongested() resolves (RabbitMQ's credit flow).
    */
   get congested(): boolean {
-    if (this.ready.length < CONGESTION_READY) return false;
-    return this.consumers.some((c) => (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false);
+    if (this.ready.length + this.appending < CONGESTION_READY) return false;
+    return this.hasConsumerCapacity();
+  }
+
+  /**
+   * Some consumer has prefetch room. A consumer whose socket is backed up (ready() false) still counts: it is
+   * behind because it cannot read fast enough, which is exactly when publishers must slow down, so that the
+   * CPU goes to delivering rather than to accepting more. Only prefetch-limited consumers (waiting for their
+   * own acks) do not make a queue congested: a backlog behind them is a queue doing its job.
+   */
+  private hasConsumerCapacity(): boolean {
+    for (const c of this.consumers) if (c.prefetch === 0 || c.unacked < c.prefetch) return true;
+    return false;
   }
 
   /** Resolves once the queue is no longer congested (drained to half the mark, lost its consumers, or closed). */
@@ -369,7 +388,7 @@ export class Queue {
 
   private checkDecongested(): void {
     if (this.decongestWaiters.length === 0) return;
-    const stillBusy = !this.isClosed && this.ready.length >= CONGESTION_READY / 2 && this.consumers.some((c) => (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false);
+    const stillBusy = !this.isClosed && this.ready.length + this.appending >= CONGESTION_READY / 2 && this.hasConsumerCapacity();
     if (stillBusy) return;
     const w = this.decongestWaiters;
     this.decongestWaiters = [];
