@@ -11,6 +11,7 @@ import type { SettlementLogApi } from '../../storage/queue-state/types.js';
 import type { Message } from '../message.js';
 import { addXDeath, decodeMessage, encodeMessage, type DeathReason } from '../message-codec.js';
 import { newReadyEntry, ReadyIndex, type ReadyEntry } from './ready-index.js';
+import { BodyCache } from './body-cache.js';
 
 export type OverflowPolicy = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -95,8 +96,8 @@ interface InFlight {
   consumerTag: string | undefined;
 }
 
-/** Decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
-const BODY_CACHE_MAX = 10_000;
+/** Bytes of decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
+const BODY_CACHE_BYTES_MAX = 64 * 1024 * 1024;
 /** Records read per log read when delivering. */
 const READ_BATCH_BYTES = 256 * 1024;
 /** Queue recovery logs progress every this many records. */
@@ -135,7 +136,10 @@ export class Queue {
   private unusedTimer: NodeJS.Timeout | undefined;
   private settlesSinceTrim = 0;
   /** Decoded bodies of ready records: read ahead from the log, or kept from the publish when consumers wait. */
-  private readonly cache = new Map<number, Message>();
+  private readonly cache = new BodyCache(BODY_CACHE_BYTES_MAX);
+  /** The drain's batch, reused: consumer and ready entry per delivery. */
+  private readonly batchConsumers: ConsumerEntry[] = [];
+  private readonly batchEntries: ReadyEntry[] = [];
   private readonly scratch: ReadyEntry = newReadyEntry();
   private readonly logger = childLogger('queue');
 
@@ -265,7 +269,7 @@ export class Queue {
       (o as { offset: number }).offset = offset;
       this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
       // Consumers waiting: keep the body so its delivery needs no read back from the log.
-      if (keep && this.cache.size < BODY_CACHE_MAX) this.cache.set(offset, stamped[k]!);
+      if (keep && this.cache.hasRoomFor(m.value?.length ?? 0)) this.cache.set(offset, stamped[k]!);
       offset++;
       k++;
     }
@@ -439,19 +443,21 @@ export class Queue {
     if (this.draining || this.isClosed) return;
     this.draining = true;
     try {
+      const cs = this.batchConsumers;
+      const es = this.batchEntries;
       for (;;) {
         await this.expireHead();
-        const batch: Array<{ c: ConsumerEntry; e: ReadyEntry }> = [];
-        while (batch.length < DRAIN_TURN_MAX && this.ready.length > 0) {
+        let n = 0;
+        while (n < DRAIN_TURN_MAX && this.ready.length > 0) {
           const c = this.pickConsumer();
           if (!c) break;
-          const e = newReadyEntry();
-          this.ready.shift(e);
+          if (n === es.length) es.push(newReadyEntry());
+          this.ready.shift(es[n]!);
           c.unacked++;
-          batch.push({ c, e });
+          cs[n++] = c;
         }
-        if (batch.length === 0) break;
-        await this.deliverBatch(batch);
+        if (n === 0) break;
+        await this.deliverBatch(n);
         this.checkDecongested();
         await new Promise<void>((r) => setImmediate(r));
       }
@@ -462,30 +468,31 @@ export class Queue {
   }
 
   private async bodyOf(offset: number): Promise<Message> {
-    let m = this.cache.get(offset);
-    if (m) {
-      this.cache.delete(offset);
-      return m;
-    }
-    if (this.cache.size > BODY_CACHE_MAX) this.cache.clear();
+    let m = this.cache.take(offset);
+    if (m) return m;
+    if (!this.cache.hasRoomFor(READ_BATCH_BYTES)) this.cache.clear();
     const records = await this.log.readRecords(offset, 10_000, READ_BATCH_BYTES);
     for (const rec of records) if (!this.state.isSettled(rec.offset) && !this.cache.has(rec.offset)) this.cache.set(rec.offset, decodeMessage(rec));
-    m = this.cache.get(offset);
+    m = this.cache.take(offset);
     if (!m) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': record ${offset} is missing from its log`);
-    this.cache.delete(offset);
     return m;
   }
 
-  private async deliverBatch(batch: Array<{ c: ConsumerEntry; e: ReadyEntry }>): Promise<void> {
+  private async deliverBatch(n: number): Promise<void> {
     const per = new Map<ConsumerEntry, Delivery[]>();
-    for (const { c, e } of batch) {
+    const cs = this.batchConsumers;
+    const es = this.batchEntries;
+    let lastC: ConsumerEntry | undefined;
+    let list: Delivery[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const c = cs[i]!;
+      const e = es[i]!;
       // Most bodies come from the read-ahead cache: take them without an await per message.
-      let msg = this.cache.get(e.offset);
-      if (msg) this.cache.delete(e.offset);
-      else msg = await this.bodyOf(e.offset);
+      const msg = this.cache.take(e.offset) ?? (await this.bodyOf(e.offset));
       if (!this.consumers.includes(c)) {
         // Consumer went away while we read: back to ready.
         this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+        this.cache.set(e.offset, msg);
         continue;
       }
       const id = this.nextDeliveryId++;
@@ -497,10 +504,14 @@ export class Queue {
         this.state.markDelivered(e.offset);
         this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: c.tag });
       }
-      let list = per.get(c);
-      if (!list) per.set(c, (list = []));
-      list.push(d);
+      if (c !== lastC) {
+        lastC = c;
+        list = per.get(c);
+        if (!list) per.set(c, (list = []));
+      }
+      list!.push(d);
     }
+    cs.fill(undefined as unknown as ConsumerEntry, 0, n);
     for (const [c, list] of per) c.consumer.deliver(this, c.tag, list);
   }
 
