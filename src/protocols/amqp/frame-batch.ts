@@ -29,6 +29,90 @@ export class FrameBatch {
     this.content(channel, props, body, frameMax);
   }
 
+  /**
+   * basic.deliver + content header + body frames, with the properties already encoded (property flags and
+   * properties, as encodeBasicProperties gives them). The method frame's fixed parts (channel, consumer tag,
+   * exchange, routing key) are encoded once and copied while they repeat.
+   */
+  deliveryEncoded(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, exchange: string, routingKey: string, props: Buffer, body: Buffer, frameMax: number): void {
+    if (channel !== this.dChannel || consumerTag !== this.dTag || exchange !== this.dExchange || routingKey !== this.dKey) this.prepareDeliver(channel, consumerTag, exchange, routingKey);
+    const head = this.dHead;
+    const tail = this.dTail;
+    const n = body.length;
+    const per = frameMax === 0 ? n : frameMax - 8;
+    const bodyFrames = n === 0 ? 0 : Math.ceil(n / per);
+    const w = this.w;
+    w.ensure(head.length + 9 + tail.length + 20 + props.length + n + 8 * bodyFrames);
+    const buf = w.buf;
+    let pos = w.pos;
+    buf.set(head, pos);
+    pos += head.length;
+    buf.writeUInt32BE(Math.floor(deliveryTag / 0x1_0000_0000), pos);
+    buf.writeUInt32BE(deliveryTag >>> 0, pos + 4);
+    buf[pos + 8] = redelivered ? 1 : 0;
+    pos += 9;
+    buf.set(tail, pos);
+    pos += tail.length;
+    // Content header: class 60, weight 0, body size, then the properties.
+    buf[pos] = FrameType.Header;
+    buf[pos + 1] = channel >>> 8;
+    buf[pos + 2] = channel & 0xff;
+    buf.writeUInt32BE(12 + props.length, pos + 3);
+    buf[pos + 7] = 0;
+    buf[pos + 8] = 60;
+    buf[pos + 9] = 0;
+    buf[pos + 10] = 0;
+    buf.writeUInt32BE(Math.floor(n / 0x1_0000_0000), pos + 11);
+    buf.writeUInt32BE(n >>> 0, pos + 15);
+    pos += 19;
+    buf.set(props, pos);
+    pos += props.length;
+    buf[pos++] = FRAME_END;
+    for (let at = 0; at < n; at += per) {
+      const k = Math.min(per, n - at);
+      buf[pos] = FrameType.Body;
+      buf[pos + 1] = channel >>> 8;
+      buf[pos + 2] = channel & 0xff;
+      buf.writeUInt32BE(k, pos + 3);
+      pos += 7;
+      if (at === 0 && k === n) buf.set(body, pos);
+      else body.copy(buf, pos, at, at + k);
+      pos += k;
+      buf[pos++] = FRAME_END;
+    }
+    w.pos = pos;
+  }
+
+  private dChannel = -1;
+  private dTag = '';
+  private dExchange = '';
+  private dKey = '';
+  /** Frame header, class/method and consumer tag of a basic.deliver; then (after tag and flag) the rest. */
+  private dHead: Buffer = Buffer.alloc(0);
+  private dTail: Buffer = Buffer.alloc(0);
+
+  private prepareDeliver(channel: number, consumerTag: string, exchange: string, routingKey: string): void {
+    const h = new AmqpWriter(64);
+    h.octet(FrameType.Method);
+    h.short(channel);
+    h.long(0); // size, below
+    h.long(BASIC_DELIVER);
+    h.shortstr(consumerTag);
+    const t = new AmqpWriter(64);
+    t.shortstr(exchange);
+    t.shortstr(routingKey);
+    t.octet(FRAME_END);
+    const head = h.take();
+    const tail = t.take();
+    head.writeUInt32BE(head.length - 7 + 9 + tail.length - 1, 3);
+    this.dHead = head;
+    this.dTail = tail;
+    this.dChannel = channel;
+    this.dTag = consumerTag;
+    this.dExchange = exchange;
+    this.dKey = routingKey;
+  }
+
   /** Content header + body frames (after a method the caller encoded). */
   content(channel: number, props: BasicProperties, body: Buffer, frameMax: number): void {
     const w = this.w;
