@@ -111,7 +111,7 @@ export class AmqpConnection {
   write(buf: Buffer): void {
     if (this.state === 'closed') return;
     this.cork();
-    if (this.out.length > 0) this.socket.write(this.out.take());
+    this.out.flushTo(this.socket);
     this.socket.write(buf);
   }
 
@@ -131,7 +131,7 @@ export class AmqpConnection {
 
   private readonly uncork = (): void => {
     this.corked = false;
-    if (this.out.length > 0 && this.state !== 'closed') this.socket.write(this.out.take());
+    if (this.state !== 'closed') this.out.flushTo(this.socket);
     this.socket.uncork();
   };
 
