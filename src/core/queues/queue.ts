@@ -6,7 +6,7 @@ import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { childLogger } from '../../lib/logger.js';
 import type { PartitionLog } from '../../storage/log/types.js';
-import type { Record } from '../../storage/log/record-batch.js';
+import type { Record, RecordInput } from '../../storage/log/record-batch.js';
 import type { SettlementLogApi } from '../../storage/queue-state/types.js';
 import type { Message } from '../message.js';
 import { addXDeath, decodeMessage, encodeMessage, type DeathReason } from '../message-codec.js';
@@ -131,6 +131,10 @@ export class Queue {
   private decongestWaiters: Array<() => void> = [];
   /** Records handed to the log and not yet appended (counted as ready for credit flow). */
   private appending = 0;
+  /** The offset the next append will start at (valid while appends are in flight; else the log's). */
+  private nextOffset = 0;
+  /** The last append handed to the log. */
+  private appendTail: Promise<unknown> = Promise.resolve();
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
@@ -251,31 +255,48 @@ export class Queue {
     if (accepted.length === 0) return outcomes;
     const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
     const records = stamped.map(encodeMessage);
+    // The queue is its log's only writer: offsets follow from the appends handed over so far.
+    if (this.appending === 0) this.nextOffset = this.log.nextOffset;
+    const base = this.nextOffset;
+    this.nextOffset += records.length;
     this.appending += records.length;
+    const appended = this.log.appendRecords(records, { durable: opts.durable ?? true });
+    this.appendTail = appended;
+    // A transient queue (not durable, no length limit) with consumers waiting makes fresh messages ready at
+    // once, from memory, as RabbitMQ does with transient messages: delivery does not wait for the write.
+    const early = !this.durable && this.consumers.length > 0 && this.arguments.maxLength === undefined && this.arguments.maxLengthBytes === undefined && this.cache.hasRoomFor(bytes - this.ready.sizeBytes);
+    if (early) {
+      this.makeReady(base, accepted, stamped, records, now, true);
+      this.scheduleDrain();
+    }
     let result;
     try {
-      result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
+      result = await appended;
     } finally {
       this.appending -= records.length;
     }
-    let offset = result.baseOffset;
-    let k = 0;
-    const keep = this.consumers.length > 0;
+    if (result.baseOffset !== base) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': log appended at ${result.baseOffset}, expected ${base}`);
+    let offset = base;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]!;
-      if (!o.ok) continue;
-      const m = accepted[k]!;
-      const r = records[k]!;
-      (o as { offset: number }).offset = offset;
-      this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
-      // Consumers waiting: keep the body so its delivery needs no read back from the log.
-      if (keep && this.cache.hasRoomFor(m.value?.length ?? 0)) this.cache.set(offset, stamped[k]!);
-      offset++;
-      k++;
+      if (o.ok) (o as { offset: number }).offset = offset++;
     }
+    if (!early) this.makeReady(base, accepted, stamped, records, now, this.consumers.length > 0);
     if (overflow === 'drop-head') await this.dropHeadOverflow();
     this.scheduleDrain();
     return outcomes;
+  }
+
+  /** Adds appended (or being appended) messages to the ready index; keeps their bodies when consumers wait. */
+  private makeReady(base: number, accepted: readonly Message[], stamped: readonly Message[], records: readonly RecordInput[], now: number, keep: boolean): void {
+    for (let k = 0; k < records.length; k++) {
+      const m = accepted[k]!;
+      const r = records[k]!;
+      const offset = base + k;
+      this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
+      // Consumers waiting: keep the body so its delivery needs no read back from the log.
+      if (keep && this.cache.hasRoomFor(m.value?.length ?? 0)) this.cache.set(offset, stamped[k]!);
+    }
   }
 
   /** x-overflow=reject-publish-dlx: messages refused for a full queue are dead-lettered (reason maxlen). */
@@ -470,6 +491,8 @@ export class Queue {
   private async bodyOf(offset: number): Promise<Message> {
     let m = this.cache.take(offset);
     if (m) return m;
+    // Made ready before its append completed (and no longer cached): wait for the appends handed over so far.
+    if (offset >= this.log.nextOffset) await this.appendTail.catch(() => undefined);
     if (!this.cache.hasRoomFor(READ_BATCH_BYTES)) this.cache.clear();
     const records = await this.log.readRecords(offset, 10_000, READ_BATCH_BYTES);
     for (const rec of records) if (!this.state.isSettled(rec.offset) && !this.cache.has(rec.offset)) this.cache.set(rec.offset, decodeMessage(rec));
