@@ -43,7 +43,8 @@ function runProc(role: string, cfg: LoadConfig): Promise<Record<string, unknown>
     const child = spawn(process.execPath, [loadgen, role, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim()) as Record<string, unknown>) : reject(new Error(`${role} exited ${code}`))));
+    // 'close', not 'exit': stdout may still hold the result line when the process has exited.
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim()) as Record<string, unknown>) : reject(new Error(`${role} exited ${code}`))));
   });
 }
 

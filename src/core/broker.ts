@@ -498,26 +498,46 @@ export class Broker {
     const perStream = new Map<Stream, { msgs: Message[]; idx: number[] }>();
     const qs = this.queues.get(vhost);
     const ss = this.streams.get(vhost);
+    // Consecutive messages with the same routing key (and no headers) go where the previous one went: the
+    // groups it was added to are remembered instead of routing again.
+    let memoKey: string | undefined;
+    const memoGroups: Array<{ msgs: Message[]; idx: number[] }> = [];
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
-      const route = v.exchanges.route(exchange, m.routingKey ?? '', m.properties.headers);
+      const key = m.routingKey ?? '';
+      const headers = m.properties.headers;
+      if (headers === undefined && key === memoKey) {
+        if (memoGroups.length === 0) continue;
+        const stamped = m.exchange === undefined ? { ...m, exchange } : m;
+        for (const g of memoGroups) {
+          g.msgs.push(stamped);
+          g.idx.push(i);
+        }
+        continue;
+      }
+      memoKey = headers === undefined ? key : undefined;
+      memoGroups.length = 0;
+      const route = v.exchanges.route(exchange, key, headers);
       for (const d of route.destinations) {
         if (d.name === opts.skipQueue) continue;
         const stamped = m.exchange === undefined ? { ...m, exchange } : m;
         if (d.kind === 'stream') {
           const st = ss?.get(d.name);
-          if (st) addTo(perStream, st, stamped, i);
+          if (st) memoGroups.push(addTo(perStream, st, stamped, i));
         } else if (d.kind === 'queue') {
           const q = qs?.get(d.name);
-          if (q) addTo(perQueue, q, stamped, i);
+          if (q) memoGroups.push(addTo(perQueue, q, stamped, i));
         }
       }
     }
     await Promise.all([
       ...[...perQueue].map(async ([q, { msgs, idx }]) => {
         const transient = !q.durable || msgs.every((m) => m.properties.persistent === false);
-        const outcomes: PublishOutcome[] = await q.publish(msgs, { durable: !transient });
+        const stored = q.publish(msgs, { durable: !transient });
+        // Credit flow is decided now, before the append completes, so that a publisher is held before more
+        // of its socket is read.
         if (opts.onCongested && q.congested) opts.onCongested(q.whenDecongested());
+        const outcomes: PublishOutcome[] = await stored;
         outcomes.forEach((o, k) => {
           const r = results[idx[k]!]!;
           if (o.ok) r.routedQueues++;
@@ -598,11 +618,12 @@ export interface PublishResult {
 }
 
 /** Groups messages (with their index in the publish) by destination. */
-function addTo<K>(groups: Map<K, { msgs: Message[]; idx: number[] }>, key: K, m: Message, i: number): void {
+function addTo<K>(groups: Map<K, { msgs: Message[]; idx: number[] }>, key: K, m: Message, i: number): { msgs: Message[]; idx: number[] } {
   let g = groups.get(key);
   if (!g) groups.set(key, (g = { msgs: [], idx: [] }));
   g.msgs.push(m);
   g.idx.push(i);
+  return g;
 }
 
 function randomName(): string {

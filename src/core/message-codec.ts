@@ -383,9 +383,31 @@ function checkUserHeaders(headers: readonly MessageHeader[]): void {
   }
 }
 
+/**
+ * The record headers last made for a message without user headers, by (properties object, exchange, routing
+ * key). Messages are immutable and publishers usually repeat all three (protocols share one properties object
+ * between the messages of a publisher), so the `jx.p` value is encoded once for a run of them.
+ */
+let memoProps: MessageProperties | undefined;
+let memoExchange: string | undefined;
+let memoRoutingKey: string | undefined;
+let memoHeaders: readonly RecordHeader[] = [];
+
 /** Message -> record. The reserved header (if any) comes first, then the user headers in order. */
 export function encodeMessage(m: Message): RecordInput {
   const userHeaders = m.headers ?? [];
+  if (userHeaders.length === 0) {
+    if (m.properties === memoProps && m.exchange === memoExchange && m.routingKey === memoRoutingKey) {
+      return { key: m.key, value: m.value, timestamp: m.timestamp, headers: memoHeaders };
+    }
+    const props = encodeProperties(m);
+    const headers: readonly RecordHeader[] = props === null ? [] : [{ key: PROPERTIES_HEADER_KEY, value: props }];
+    memoProps = m.properties;
+    memoExchange = m.exchange;
+    memoRoutingKey = m.routingKey;
+    memoHeaders = headers;
+    return { key: m.key, value: m.value, timestamp: m.timestamp, headers };
+  }
   checkUserHeaders(userHeaders);
   const props = encodeProperties(m);
   let headers: RecordHeader[];

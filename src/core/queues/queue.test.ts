@@ -232,3 +232,28 @@ test('an exclusive consumer locks the queue for others', async () => {
   assert.throws(() => q.addConsumer('z', new Collector(), { exclusive: true }), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.ResourceLocked);
   await q.close();
 });
+
+test('a transient queue delivers publishes before their appends complete, with the offsets the log assigns', async () => {
+  const fs = new MemoryFileSystem();
+  const log = await FilePartitionLog.open({ fs, dir: '/t/log', fsync: 'never', segmentBytesMax: 4096 });
+  const state = await SettlementLog.open(fs, '/t/state', { fsync: 'never' });
+  const q = await Queue.open({ vhost: '/', name: 't', log, state, durable: false });
+  const c = new Collector();
+  q.addConsumer('c', c, { prefetchCount: 0, noAck: false });
+  // Several appends in flight at once; a requeue while the appends may still be running reads back from the log.
+  const outs = await Promise.all([0, 1, 2].map((b) => q.publish(Array.from({ length: 50 }, (_, i) => msg(`b${b}-${i}`)), { durable: false })));
+  assert.deepEqual(outs.flat().map((o) => (o.ok ? o.offset : -1)), Array.from({ length: 150 }, (_, i) => i));
+  await until(() => c.got.length === 150);
+  assert.deepEqual(c.got.map((d) => d.offset), Array.from({ length: 150 }, (_, i) => i));
+  assert.deepEqual(bodies(c.got).slice(48, 52), ['b0-48', 'b0-49', 'b1-0', 'b1-1']);
+  await q.nack([c.got[0]!.deliveryId, c.got[149]!.deliveryId], true);
+  await until(() => c.got.length === 152);
+  assert.deepEqual(bodies(c.got.slice(150)), ['b0-0', 'b2-49']);
+  assert.ok(c.got.slice(150).every((d) => d.redelivered));
+  const stored = await log.readRecords(0, 1000, 1 << 20);
+  assert.equal(stored.length, 150);
+  // Later publishes continue at the log's next offset.
+  const more = await q.publish([msg('later')], { durable: false });
+  assert.ok(more[0]!.ok && more[0]!.offset === 150);
+  await q.close();
+});

@@ -6,11 +6,12 @@ import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { childLogger } from '../../lib/logger.js';
 import type { PartitionLog } from '../../storage/log/types.js';
-import type { Record } from '../../storage/log/record-batch.js';
+import type { Record, RecordInput } from '../../storage/log/record-batch.js';
 import type { SettlementLogApi } from '../../storage/queue-state/types.js';
 import type { Message } from '../message.js';
 import { addXDeath, decodeMessage, encodeMessage, withHeader, type DeathReason } from '../message-codec.js';
 import { newReadyEntry, ReadyIndex, type ReadyEntry } from './ready-index.js';
+import { BodyCache } from './body-cache.js';
 
 export type OverflowPolicy = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -102,8 +103,8 @@ interface InFlight {
   consumerTag: string | undefined;
 }
 
-/** Decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
-const BODY_CACHE_MAX = 10_000;
+/** Bytes of decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
+const BODY_CACHE_BYTES_MAX = 64 * 1024 * 1024;
 /** Records read per log read when delivering. */
 const READ_BATCH_BYTES = 256 * 1024;
 /** Queue recovery logs progress every this many records. */
@@ -142,12 +143,21 @@ export class Queue {
   private decongestWaiters: Array<() => void> = [];
   /** Returned deliveries past the delivery limit, waiting to be dead-lettered. */
   private overLimit: ReadyEntry[] = [];
+  /** Records handed to the log and not yet appended (counted as ready for credit flow). */
+  private appending = 0;
+  /** The offset the next append will start at (valid while appends are in flight; else the log's). */
+  private nextOffset = 0;
+  /** The last append handed to the log. */
+  private appendTail: Promise<unknown> = Promise.resolve();
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
   private settlesSinceTrim = 0;
   /** Decoded bodies of ready records: read ahead from the log, or kept from the publish when consumers wait. */
-  private readonly cache = new Map<number, Message>();
+  private readonly cache = new BodyCache(BODY_CACHE_BYTES_MAX);
+  /** The drain's batch, reused: consumer and ready entry per delivery. */
+  private readonly batchConsumers: ConsumerEntry[] = [];
+  private readonly batchEntries: ReadyEntry[] = [];
   private readonly scratch: ReadyEntry = newReadyEntry();
   private readonly logger = childLogger('queue');
 
@@ -259,25 +269,48 @@ export class Queue {
     if (accepted.length === 0) return outcomes;
     const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
     const records = stamped.map(encodeMessage);
-    const result = await this.log.appendRecords(records, { durable: opts.durable ?? true });
-    let offset = result.baseOffset;
-    let k = 0;
-    const keep = this.consumers.length > 0;
+    // The queue is its log's only writer: offsets follow from the appends handed over so far.
+    if (this.appending === 0) this.nextOffset = this.log.nextOffset;
+    const base = this.nextOffset;
+    this.nextOffset += records.length;
+    this.appending += records.length;
+    const appended = this.log.appendRecords(records, { durable: opts.durable ?? true });
+    this.appendTail = appended;
+    // A transient queue (not durable, no length limit) with consumers waiting makes fresh messages ready at
+    // once, from memory, as RabbitMQ does with transient messages: delivery does not wait for the write.
+    const early = !this.durable && this.consumers.length > 0 && this.arguments.maxLength === undefined && this.arguments.maxLengthBytes === undefined && this.cache.hasRoomFor(bytes - this.ready.sizeBytes);
+    if (early) {
+      this.makeReady(base, accepted, stamped, records, now, true);
+      this.scheduleDrain();
+    }
+    let result;
+    try {
+      result = await appended;
+    } finally {
+      this.appending -= records.length;
+    }
+    if (result.baseOffset !== base) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': log appended at ${result.baseOffset}, expected ${base}`);
+    let offset = base;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]!;
-      if (!o.ok) continue;
-      const m = accepted[k]!;
-      const r = records[k]!;
-      (o as { offset: number }).offset = offset;
-      this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
-      // Consumers waiting: keep the body so its delivery needs no read back from the log.
-      if (keep && this.cache.size < BODY_CACHE_MAX) this.cache.set(offset, stamped[k]!);
-      offset++;
-      k++;
+      if (o.ok) (o as { offset: number }).offset = offset++;
     }
+    if (!early) this.makeReady(base, accepted, stamped, records, now, this.consumers.length > 0);
     if (overflow === 'drop-head') await this.dropHeadOverflow();
     this.scheduleDrain();
     return outcomes;
+  }
+
+  /** Adds appended (or being appended) messages to the ready index; keeps their bodies when consumers wait. */
+  private makeReady(base: number, accepted: readonly Message[], stamped: readonly Message[], records: readonly RecordInput[], now: number, keep: boolean): void {
+    for (let k = 0; k < records.length; k++) {
+      const m = accepted[k]!;
+      const r = records[k]!;
+      const offset = base + k;
+      this.ready.push(offset, (r.value?.length ?? 0) + (r.key?.length ?? 0), m.properties.priority ?? 0, this.expiryOf(m, now), 0);
+      // Consumers waiting: keep the body so its delivery needs no read back from the log.
+      if (keep && this.cache.hasRoomFor(m.value?.length ?? 0)) this.cache.set(offset, stamped[k]!);
+    }
   }
 
   /** x-overflow=reject-publish-dlx: messages refused for a full queue are dead-lettered (reason maxlen). */
@@ -371,8 +404,19 @@ export class Queue {
    * Protocols then stop reading their publishers until whenDecongested() resolves (RabbitMQ's credit flow).
    */
   get congested(): boolean {
-    if (this.ready.length < CONGESTION_READY) return false;
-    return this.consumers.some((c) => (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false);
+    if (this.ready.length + this.appending < CONGESTION_READY) return false;
+    return this.hasConsumerCapacity();
+  }
+
+  /**
+   * Some consumer has prefetch room. A consumer whose socket is backed up (ready() false) still counts: it is
+   * behind because it cannot read fast enough, which is exactly when publishers must slow down, so that the
+   * CPU goes to delivering rather than to accepting more. Only prefetch-limited consumers (waiting for their
+   * own acks) do not make a queue congested: a backlog behind them is a queue doing its job.
+   */
+  private hasConsumerCapacity(): boolean {
+    for (const c of this.consumers) if (c.prefetch === 0 || c.unacked < c.prefetch) return true;
+    return false;
   }
 
   /** Resolves once the queue is no longer congested (drained to half the mark, lost its consumers, or closed). */
@@ -383,7 +427,7 @@ export class Queue {
 
   private checkDecongested(): void {
     if (this.decongestWaiters.length === 0) return;
-    const stillBusy = !this.isClosed && this.ready.length >= CONGESTION_READY / 2 && this.consumers.some((c) => (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false);
+    const stillBusy = !this.isClosed && this.ready.length + this.appending >= CONGESTION_READY / 2 && this.hasConsumerCapacity();
     if (stillBusy) return;
     const w = this.decongestWaiters;
     this.decongestWaiters = [];
@@ -434,19 +478,21 @@ export class Queue {
     if (this.draining || this.isClosed) return;
     this.draining = true;
     try {
+      const cs = this.batchConsumers;
+      const es = this.batchEntries;
       for (;;) {
         await this.expireHead();
-        const batch: Array<{ c: ConsumerEntry; e: ReadyEntry }> = [];
-        while (batch.length < DRAIN_TURN_MAX && this.ready.length > 0) {
+        let n = 0;
+        while (n < DRAIN_TURN_MAX && this.ready.length > 0) {
           const c = this.pickConsumer();
           if (!c) break;
-          const e = newReadyEntry();
-          this.ready.shift(e);
+          if (n === es.length) es.push(newReadyEntry());
+          this.ready.shift(es[n]!);
           c.unacked++;
-          batch.push({ c, e });
+          cs[n++] = c;
         }
-        if (batch.length === 0) break;
-        await this.deliverBatch(batch);
+        if (n === 0) break;
+        await this.deliverBatch(n);
         this.checkDecongested();
         await new Promise<void>((r) => setImmediate(r));
       }
@@ -457,34 +503,37 @@ export class Queue {
   }
 
   private async bodyOf(offset: number): Promise<Message> {
-    let m = this.cache.get(offset);
-    if (m) {
-      this.cache.delete(offset);
-      return m;
-    }
-    if (this.cache.size > BODY_CACHE_MAX) this.cache.clear();
+    let m = this.cache.take(offset);
+    if (m) return m;
+    // Made ready before its append completed (and no longer cached): wait for the appends handed over so far.
+    if (offset >= this.log.nextOffset) await this.appendTail.catch(() => undefined);
+    if (!this.cache.hasRoomFor(READ_BATCH_BYTES)) this.cache.clear();
     const records = await this.log.readRecords(offset, 10_000, READ_BATCH_BYTES);
     for (const rec of records) if (!this.state.isSettled(rec.offset) && !this.cache.has(rec.offset)) this.cache.set(rec.offset, decodeMessage(rec));
-    m = this.cache.get(offset);
+    m = this.cache.take(offset);
     if (!m) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': record ${offset} is missing from its log`);
-    this.cache.delete(offset);
     return m;
   }
 
-  private async deliverBatch(batch: Array<{ c: ConsumerEntry; e: ReadyEntry }>): Promise<void> {
+  private async deliverBatch(n: number): Promise<void> {
     const per = new Map<ConsumerEntry, Delivery[]>();
-    for (const { c, e } of batch) {
+    const cs = this.batchConsumers;
+    const es = this.batchEntries;
+    let lastC: ConsumerEntry | undefined;
+    let list: Delivery[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const c = cs[i]!;
+      const e = es[i]!;
       // Most bodies come from the read-ahead cache: take them without an await per message.
-      let msg = this.cache.get(e.offset);
-      if (msg) this.cache.delete(e.offset);
-      else msg = await this.bodyOf(e.offset);
+      const body = this.cache.take(e.offset) ?? (await this.bodyOf(e.offset));
       if (!this.consumers.includes(c)) {
         // Consumer went away while we read: back to ready.
         this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+        this.cache.set(e.offset, body);
         continue;
       }
       const id = this.nextDeliveryId++;
-      if (e.deliveryCount > 0 && this.arguments.deliveryCountHeader) msg = withDeliveryCount(msg, e.deliveryCount);
+      const msg = e.deliveryCount > 0 && this.arguments.deliveryCountHeader ? withDeliveryCount(body, e.deliveryCount) : body;
       const d: Delivery = { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
       if (c.noAck) {
         c.unacked--;
@@ -493,10 +542,14 @@ export class Queue {
         this.state.markDelivered(e.offset);
         this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: c.tag });
       }
-      let list = per.get(c);
-      if (!list) per.set(c, (list = []));
-      list.push(d);
+      if (c !== lastC) {
+        lastC = c;
+        list = per.get(c);
+        if (!list) per.set(c, (list = []));
+      }
+      list!.push(d);
     }
+    cs.fill(undefined as unknown as ConsumerEntry, 0, n);
     for (const [c, list] of per) c.consumer.deliver(this, c.tag, list);
   }
 

@@ -3,7 +3,7 @@
 // delivery id. Publishes are batched by the connection's pump and confirmed in order.
 import { randomBytes } from 'node:crypto';
 import type { Broker, PublishResult } from '../../core/broker.js';
-import type { FieldTable, Message } from '../../core/message.js';
+import type { FieldTable, Message, MessageHeader, MessageProperties } from '../../core/message.js';
 import type { Delivery, Queue, QueueConsumer } from '../../core/queues/queue.js';
 import type { Stream } from '../../core/streams/stream.js';
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
@@ -13,14 +13,118 @@ import * as M from './codec/generated/methods.js';
 import type { AmqpConnection } from './connection.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
 import { AmqpError, accessRefused, amqpErrorOf, notAllowed, notFound, notImplemented, preconditionFailed } from './errors.js';
-import { messageFromPublish, propertiesOf } from './properties.js';
+import { messagePropertiesFromPublish, propertiesOf } from './properties.js';
+import { encodeBasicProperties } from './codec/content-header.js';
 import { intValue, lookup, parseQueueArguments } from './queue-arguments.js';
 import { StreamSubscription, parseStreamOffset } from './stream-consumer.js';
 
+/** A complete basic.publish: its method's fields, content properties and body. */
 export interface PublishCommand {
-  args: M.BasicPublishArgs;
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+  immediate: boolean;
   props: BasicProperties;
   body: Buffer;
+}
+
+/**
+ * A publish being assembled on a channel (method, then content header, then body frames). One per channel,
+ * reused. It also remembers the last exchange, routing key and properties bytes seen on the channel, so that
+ * a publisher repeating them (the usual case) gets the same decoded strings and properties object back
+ * without decoding again.
+ */
+export class PendingContent {
+  active = false;
+  exchange = '';
+  routingKey = '';
+  mandatory = false;
+  immediate = false;
+  props: BasicProperties | undefined = undefined;
+  bodySize = 0;
+  received = 0;
+  /** The first body part, then any further ones. */
+  first: Buffer | undefined = undefined;
+  rest: Buffer[] | undefined = undefined;
+  private lastExchangeBytes: Buffer = EMPTY;
+  private lastExchange = '';
+  private lastKeyBytes: Buffer = EMPTY;
+  private lastKey = '';
+  /** Raw property flags + properties of the last content header decoded, and what they decoded to. */
+  private lastPropsBytes: Buffer | undefined = undefined;
+  private lastProps: BasicProperties | undefined = undefined;
+
+  begin(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean): void {
+    this.active = true;
+    this.exchange = exchange;
+    this.routingKey = routingKey;
+    this.mandatory = mandatory;
+    this.immediate = immediate;
+    this.props = undefined;
+    this.bodySize = 0;
+    this.received = 0;
+    this.first = undefined;
+    this.rest = undefined;
+  }
+
+  reset(): void {
+    this.active = false;
+    this.props = undefined;
+    this.first = undefined;
+    this.rest = undefined;
+  }
+
+  /** Adds a body frame's payload. */
+  addPart(b: Buffer): void {
+    this.received += b.length;
+    if (this.first === undefined) this.first = b;
+    else (this.rest ??= []).push(b);
+  }
+
+  get body(): Buffer {
+    if (this.first === undefined) return EMPTY;
+    if (this.rest === undefined) return this.first;
+    return Buffer.concat([this.first, ...this.rest], this.received);
+  }
+
+  /** buf[at, at + n) as a string: the exchange name, the same string object when the bytes repeat. */
+  exchangeAt(buf: Buffer, at: number, n: number): string {
+    if (sameBytes(buf, at, n, this.lastExchangeBytes)) return this.lastExchange;
+    this.lastExchange = n === 0 ? '' : buf.toString('utf8', at, at + n);
+    this.lastExchangeBytes = Buffer.from(buf.subarray(at, at + n));
+    return this.lastExchange;
+  }
+
+  /** The same for the routing key. */
+  routingKeyAt(buf: Buffer, at: number, n: number): string {
+    if (sameBytes(buf, at, n, this.lastKeyBytes)) return this.lastKey;
+    this.lastKey = n === 0 ? '' : buf.toString('utf8', at, at + n);
+    this.lastKeyBytes = Buffer.from(buf.subarray(at, at + n));
+    return this.lastKey;
+  }
+
+  /** The decoded properties when buf[at, end) repeats the last properties bytes decoded, else undefined. */
+  repeatedProps(buf: Buffer, at: number, end: number): BasicProperties | undefined {
+    const last = this.lastPropsBytes;
+    return last !== undefined && sameBytes(buf, at, end - at, last) ? this.lastProps : undefined;
+  }
+
+  /** Remembers what buf[at, end) decoded to. */
+  rememberProps(buf: Buffer, at: number, end: number, props: BasicProperties): void {
+    if (end - at > PROPS_MEMO_BYTES_MAX) return;
+    this.lastPropsBytes = Buffer.from(buf.subarray(at, end));
+    this.lastProps = props;
+  }
+}
+
+/** Properties blocks longer than this are not remembered (large headers tables rarely repeat verbatim). */
+const PROPS_MEMO_BYTES_MAX = 1024;
+
+function sameBytes(buf: Buffer, at: number, n: number, prev: Buffer): boolean {
+  if (prev.length !== n) return false;
+  if (n > 32) return buf.compare(prev, 0, n, at, at + n) === 0;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== prev[i]) return false;
+  return true;
 }
 
 /** Where a delivery tag points. */
@@ -52,6 +156,10 @@ interface PendingBatch {
 
 type TxAck = { kind: 'ack' | 'nack'; tag: number; multiple: boolean; requeue: boolean };
 
+const EMPTY = Buffer.alloc(0);
+/** Messages from AMQP publishes have no Kafka-style record headers: one shared, frozen empty list. */
+const NO_HEADERS = Object.freeze([]) as unknown as MessageHeader[];
+
 const ctag = (): string => `amq.ctag-${randomBytes(16).toString('base64url')}`;
 
 export class AmqpChannel implements ReplyTarget {
@@ -72,6 +180,14 @@ export class AmqpChannel implements ReplyTarget {
   private publishTail: Promise<void> = Promise.resolve();
   private replyAddress: string | undefined;
   private readonly writeAllowed = new Set<string>();
+  /** The publish being assembled on this channel (the connection fills it frame by frame). */
+  readonly pending = new PendingContent();
+  /** The last publish properties turned into core properties, and the result (shared, never mutated). */
+  private memoPublishProps: BasicProperties | undefined;
+  private memoMessageProps: MessageProperties | undefined;
+  /** The last core properties encoded for delivery (no Kafka headers or key), and their AMQP bytes. */
+  private memoDeliveryProps: MessageProperties | undefined;
+  private memoDeliveryBytes: Buffer = EMPTY;
   private readonly onCongested = (drained: Promise<void>): void => this.conn.holdForFlow(drained);
 
   constructor(
@@ -347,62 +463,74 @@ export class AmqpChannel implements ReplyTarget {
   // ---- publishing ---------------------------------------------------------------------------------------
 
   /** A complete basic.publish (method, header, body), in command order. */
-  addPublish(p: PublishCommand): void {
+  addPublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean, props: BasicProperties, body: Buffer): void {
     try {
       if (this.tx) {
-        this.validatePublish(p);
-        this.txPublishes.push(p);
+        this.validatePublish(exchange, immediate, props);
+        this.txPublishes.push({ exchange, routingKey, mandatory, immediate, props, body });
         return;
       }
-      this.stagePublish(p);
+      this.stagePublish(exchange, routingKey, mandatory, immediate, props, body);
     } catch (err) {
       this.fail(amqpErrorOf(err, 60, 40));
     }
   }
 
-  private validatePublish(p: PublishCommand): void {
-    const a = p.args;
-    if (a.immediate) throw notImplemented(`immediate=true`);
-    const x = this.broker.vhost(this.vhost).exchanges.lookup(a.exchange);
-    if (!x) throw notFound(`no exchange '${a.exchange}' in vhost '${this.vhost}'`);
-    if (x.internal) throw accessRefused(`cannot publish to internal exchange '${a.exchange}' in vhost '${this.vhost}'`);
-    if (!this.writeAllowed.has(a.exchange)) {
-      this.checkPermission('write', a.exchange, 'exchange');
-      this.writeAllowed.add(a.exchange);
+  private validatePublish(exchange: string, immediate: boolean, props: BasicProperties): void {
+    if (immediate) throw notImplemented(`immediate=true`);
+    const x = this.broker.vhost(this.vhost).exchanges.lookup(exchange);
+    if (!x) throw notFound(`no exchange '${exchange}' in vhost '${this.vhost}'`);
+    if (x.internal) throw accessRefused(`cannot publish to internal exchange '${exchange}' in vhost '${this.vhost}'`);
+    if (!this.writeAllowed.has(exchange)) {
+      this.checkPermission('write', exchange, 'exchange');
+      this.writeAllowed.add(exchange);
     }
-    if (p.props.userId !== undefined && p.props.userId !== this.conn.user) {
-      throw preconditionFailed(`user_id property set to '${p.props.userId}' but authenticated user was '${this.conn.user}'`);
+    if (props.userId !== undefined && props.userId !== this.conn.user) {
+      throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.user}'`);
     }
-    if (p.props.replyTo === REPLY_TO_QUEUE && this.replyAddress === undefined) throw preconditionFailed(`fast reply consumer does not exist`);
+    if (props.replyTo === REPLY_TO_QUEUE && this.replyAddress === undefined) throw preconditionFailed(`fast reply consumer does not exist`);
   }
 
-  private stagePublish(p: PublishCommand): void {
-    this.validatePublish(p);
-    const a = p.args;
+  /** Core properties of a publish; a publisher repeating its properties gets the same (shared) object. */
+  private messagePropertiesOf(props: BasicProperties): MessageProperties {
+    if (props === this.memoPublishProps) return this.memoMessageProps!;
+    const mp = messagePropertiesFromPublish(props);
+    this.memoPublishProps = props;
+    this.memoMessageProps = mp;
+    return mp;
+  }
+
+  private stagePublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean, publishProps: BasicProperties, body: Buffer): void {
+    this.validatePublish(exchange, immediate, publishProps);
     const seq = this.confirm ? ++this.publishSeq : 0;
-    const props = p.props.replyTo === REPLY_TO_QUEUE ? { ...p.props, replyTo: this.replyAddress } : p.props;
-    const msg = messageFromPublish(props, p.body, a.exchange, a.routingKey, Date.now());
-    if (a.exchange === '' && a.routingKey.startsWith(REPLY_TO_PREFIX)) {
+    let props = publishProps;
+    let mp: MessageProperties;
+    if (props.replyTo === REPLY_TO_QUEUE) {
+      props = { ...props, replyTo: this.replyAddress };
+      mp = messagePropertiesFromPublish(props);
+    } else mp = this.messagePropertiesOf(props);
+    const msg: Message = { key: null, value: body, timestamp: Date.now(), headers: NO_HEADERS, properties: mp, exchange, routingKey };
+    if (exchange === '' && routingKey.startsWith(REPLY_TO_PREFIX)) {
       // Direct reply-to: no queue; settle in order behind earlier publishes.
       this.flushPublishes();
-      const delivered = this.conn.ctx.replyTo.deliver(a.routingKey, '', msg);
+      const delivered = this.conn.ctx.replyTo.deliver(routingKey, '', msg);
       this.publishTail = this.publishTail.then(() => {
-        if (!delivered && a.mandatory) this.sendReturn(ReplyCode.NoRoute, 'NO_ROUTE', a.exchange, a.routingKey, props, p.body);
+        if (!delivered && mandatory) this.sendReturn(ReplyCode.NoRoute, 'NO_ROUTE', exchange, routingKey, props, body);
         if (seq > 0) this.conn.write(M.encodeBasicAckFrame(this.id, { deliveryTag: BigInt(seq), multiple: false }));
       });
       return;
     }
     let b = this.batch;
-    if (b && b.exchange !== a.exchange) {
+    if (b && b.exchange !== exchange) {
       this.flushPublishes();
       b = undefined;
     }
-    if (!b) b = this.batch = { exchange: a.exchange, messages: [], mandatory: [], props: [], firstSeq: seq, bytes: 0 };
+    if (!b) b = this.batch = { exchange: exchange, messages: [], mandatory: [], props: [], firstSeq: seq, bytes: 0 };
     b.messages.push(msg);
-    b.mandatory.push(a.mandatory);
+    b.mandatory.push(mandatory);
     b.props.push(props);
-    b.bytes += p.body.length;
-    this.conn.unsettledBytes += p.body.length;
+    b.bytes += body.length;
+    this.conn.unsettledBytes += body.length;
   }
 
   /** Hands the pending batch to the core; confirms and returns follow in publish order. */
@@ -472,7 +600,7 @@ export class AmqpChannel implements ReplyTarget {
     const acks = this.txAcks;
     this.txPublishes = [];
     this.txAcks = [];
-    for (const p of publishes) this.stagePublish(p);
+    for (const p of publishes) this.stagePublish(p.exchange, p.routingKey, p.mandatory, p.immediate, p.props, p.body);
     this.flushPublishes();
     await this.publishTail;
     for (const a of acks) await this.settle(a.kind, a.tag, a.multiple, a.requeue);
@@ -555,6 +683,16 @@ export class AmqpChannel implements ReplyTarget {
   }
 
   private writeDelivery(consumerTag: string, tag: number, redelivered: boolean, m: Message, extraHeaders: FieldTable | undefined): void {
+    if (extraHeaders === undefined && m.key === null && m.headers.length === 0) {
+      // The AMQP properties depend on m.properties alone: encode them once per properties object (messages
+      // of one publisher share theirs), then copy the bytes.
+      if (m.properties !== this.memoDeliveryProps) {
+        this.memoDeliveryBytes = encodeBasicProperties(propertiesOf(m));
+        this.memoDeliveryProps = m.properties;
+      }
+      this.conn.contentOut.deliveryEncoded(this.id, consumerTag, tag, redelivered, m.exchange ?? '', m.routingKey ?? '', this.memoDeliveryBytes, m.value ?? EMPTY, this.conn.frameMax);
+      return;
+    }
     this.conn.contentOut.delivery(this.id, consumerTag, tag, redelivered, m.exchange ?? '', m.routingKey ?? '', propertiesOf(m, extraHeaders), m.value ?? EMPTY, this.conn.frameMax);
   }
 
@@ -675,7 +813,6 @@ export class AmqpChannel implements ReplyTarget {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
 
 function streamCount(st: Stream): number {
   let n = 0;

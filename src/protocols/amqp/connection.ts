@@ -10,7 +10,7 @@ import { childLogger } from '../../lib/logger.js';
 import { decodeContentHeader } from './codec/content-header.js';
 import { AmqpDecodeError } from './codec/decode-error.js';
 import { decodeFieldTableEntries } from './codec/field-table.js';
-import { AmqpFrameParser, HEARTBEAT_FRAME, PROTOCOL_HEADER, type AmqpFrame } from './codec/frame.js';
+import { AmqpFrameParser, HEARTBEAT_FRAME, PROTOCOL_HEADER, ViewResult, newFrameView, type AmqpFrame, type AmqpFrameView } from './codec/frame.js';
 import { FrameType, ReplyCode } from './codec/generated/constants.js';
 import {
   decodeMethod,
@@ -24,9 +24,8 @@ import {
   encodeConnectionUpdateSecretOkFrame,
   methodHasContent,
   type AmqpMethod,
-  type BasicPublish,
 } from './codec/generated/methods.js';
-import { AmqpChannel, type PublishCommand } from './channel.js';
+import { AmqpChannel, type PendingContent, type PublishCommand } from './channel.js';
 import { FrameBatch } from './frame-batch.js';
 import { AmqpError, amqpErrorOf, notAllowed } from './errors.js';
 import type { AmqpContext } from './context.js';
@@ -36,16 +35,8 @@ const log = childLogger('amqp');
 
 type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'opened' | 'closing' | 'closed';
 
-/** A command for the pump: a method (and, for basic.publish, its content) on a channel. */
-type Command = { channel: AmqpChannel; method: AmqpMethod; publish?: PublishCommand };
-
-interface PendingContent {
-  method: BasicPublish;
-  props: ReturnType<typeof decodeContentHeader>['properties'] | undefined;
-  bodySize: number;
-  parts: Buffer[];
-  received: number;
-}
+/** A command for the pump: a method, or a basic.publish with its content, on a channel. */
+type Command = { channel: AmqpChannel; method: AmqpMethod | undefined; publish: PublishCommand | undefined };
 
 let connectionSeq = 0;
 
@@ -56,7 +47,9 @@ export class AmqpConnection {
   private readonly parser: AmqpFrameParser;
   private state: State = 'header';
   private readonly channels = new Map<number, AmqpChannel>();
-  private readonly content = new Map<number, PendingContent>();
+  private readonly view: AmqpFrameView = newFrameView();
+  /** Publishes were staged on channels directly (no pump running): flush them after this read. */
+  private staged = false;
   private work: Command[] = [];
   private workHead = 0;
   private pumping = false;
@@ -118,7 +111,7 @@ export class AmqpConnection {
   write(buf: Buffer): void {
     if (this.state === 'closed') return;
     this.cork();
-    if (this.out.length > 0) this.socket.write(this.out.take());
+    this.out.flushTo(this.socket);
     this.socket.write(buf);
   }
 
@@ -138,7 +131,7 @@ export class AmqpConnection {
 
   private readonly uncork = (): void => {
     this.corked = false;
-    if (this.out.length > 0 && this.state !== 'closed') this.socket.write(this.out.take());
+    if (this.state !== 'closed') this.out.flushTo(this.socket);
     this.socket.uncork();
   };
 
@@ -153,15 +146,16 @@ export class AmqpConnection {
     if (this.state === 'closed') return;
     this.received = true;
     this.parser.push(chunk);
+    const v = this.view;
     try {
       for (;;) {
-        const f = this.parser.next();
-        if (f === null) break;
-        if (f.type === 'protocol-header') {
+        const r = this.parser.readView(v);
+        if (r === ViewResult.NeedMore) break;
+        if (r === ViewResult.ProtocolHeader) {
           this.sendStart();
           continue;
         }
-        this.onFrame(f);
+        this.onFrameView(v);
         if ((this.state as State) === 'closed') return;
       }
     } catch (err) {
@@ -173,7 +167,77 @@ export class AmqpConnection {
       }
       this.hardError(amqpErrorOf(err));
     }
-    if (this.work.length > this.workHead && !this.pumping) void this.pump();
+    if (this.pumping) return;
+    if (this.work.length > this.workHead) void this.pump();
+    else if (this.staged) {
+      this.staged = false;
+      for (const ch of this.channels.values()) ch.flushPublishes();
+      this.checkBackPressure();
+    }
+  }
+
+  /**
+   * The publish path without per-frame objects: basic.publish, its content header and body frames on an
+   * open channel are handled in place (the generic path below gives the same results, errors included, and
+   * takes every other frame and every case that is not plain).
+   */
+  private onFrameView(v: AmqpFrameView): void {
+    if (this.state === 'opened') {
+      if (v.type === FrameType.Method ? this.publishMethodInPlace(v) : v.type === FrameType.Header ? this.contentHeaderInPlace(v) : v.type === FrameType.Body && this.bodyInPlace(v)) return;
+    }
+    this.onFrame({ type: v.type, channel: v.channel, payload: v.buf.subarray(v.start, v.end) });
+  }
+
+  /** basic.publish (class 60, method 40) on an open channel with no content pending. */
+  private publishMethodInPlace(v: AmqpFrameView): boolean {
+    const b = v.buf;
+    const end = v.end;
+    let p = v.start;
+    // class-id, method-id, ticket, exchange length, routing key length, bits: at least 9 bytes.
+    if (end - p < 9 || b[p] !== 0 || b[p + 1] !== 60 || b[p + 2] !== 0 || b[p + 3] !== 40) return false;
+    const ch = this.channels.get(v.channel);
+    if (ch === undefined || ch.closing) return false;
+    const pc = ch.pending;
+    if (pc.active) return false;
+    p += 6;
+    const xl = b[p++]!;
+    if (p + xl + 2 > end) return false;
+    const xAt = p;
+    p += xl;
+    const kl = b[p++]!;
+    if (p + kl + 1 !== end) return false;
+    const bits = b[p + kl]!;
+    pc.begin(pc.exchangeAt(b, xAt, xl), pc.routingKeyAt(b, p, kl), (bits & 1) !== 0, (bits & 2) !== 0);
+    return true;
+  }
+
+  /** The content header of a publish whose body fits the size limit; a repeated properties block is not decoded again. */
+  private contentHeaderInPlace(v: AmqpFrameView): boolean {
+    const pc = this.channels.get(v.channel)?.pending;
+    if (pc === undefined || !pc.active || pc.props !== undefined) return false;
+    const b = v.buf;
+    const p = v.start;
+    if (v.end - p < 14 || b[p] !== 0 || b[p + 1] !== 60) return false;
+    const size = b.readUInt32BE(p + 8);
+    if (b.readUInt32BE(p + 4) !== 0 || size > this.ctx.settings.messageBytesMax) return false;
+    let props = pc.repeatedProps(b, p + 12, v.end);
+    if (props === undefined) {
+      props = decodeContentHeader(b.subarray(p, v.end)).properties;
+      pc.rememberProps(b, p + 12, v.end, props);
+    }
+    pc.props = props;
+    pc.bodySize = size;
+    if (size === 0) this.completeContent(this.channels.get(v.channel)!, pc);
+    return true;
+  }
+
+  private bodyInPlace(v: AmqpFrameView): boolean {
+    const ch = this.channels.get(v.channel);
+    const pc = ch?.pending;
+    if (pc === undefined || !pc.active || pc.props === undefined || pc.received + (v.end - v.start) > pc.bodySize) return false;
+    pc.addPart(v.buf.subarray(v.start, v.end));
+    if (pc.received === pc.bodySize) this.completeContent(ch!, pc);
+    return true;
   }
 
   private onFrame(f: AmqpFrame): void {
@@ -209,8 +273,8 @@ export class AmqpConnection {
     if (f.channel === 0) return this.onConnectionMethod(m);
     if (this.state !== 'opened') throw new AmqpError(ReplyCode.CommandInvalid, `method ${m.name} on channel ${f.channel} before the connection is open`, m.classId, m.methodId);
     if (m.classId === 10) throw new AmqpError(ReplyCode.CommandInvalid, `connection method ${m.name} on channel ${f.channel}`, m.classId, m.methodId);
-    if (this.content.has(f.channel)) throw new AmqpError(ReplyCode.UnexpectedFrame, `expected content header for class 60, got non content header frame instead`, m.classId, m.methodId);
     let ch = this.channels.get(f.channel);
+    if (ch?.pending.active) throw new AmqpError(ReplyCode.UnexpectedFrame, `expected content header for class 60, got non content header frame instead`, m.classId, m.methodId);
     if (m.name === 'channel.open') {
       if (ch) throw new AmqpError(ReplyCode.ChannelError, `second 'channel.open' seen`, m.classId, m.methodId);
       if (f.channel > this.channelMax) throw new AmqpError(ReplyCode.NotAllowed, `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`, m.classId, m.methodId);
@@ -228,52 +292,62 @@ export class AmqpConnection {
     }
     if (methodHasContent(m.classId, m.methodId)) {
       if (m.name !== 'basic.publish') throw new AmqpError(ReplyCode.CommandInvalid, `${m.name} is sent by servers only`, m.classId, m.methodId);
-      this.content.set(f.channel, { method: m, props: undefined, bodySize: 0, parts: [], received: 0 });
+      ch.pending.begin(m.args.exchange, m.args.routingKey, m.args.mandatory, m.args.immediate);
       return;
     }
-    this.enqueue({ channel: ch, method: m });
+    this.enqueue({ channel: ch, method: m, publish: undefined });
   }
 
   private onHeaderFrame(f: AmqpFrame): void {
-    const pc = this.content.get(f.channel);
-    if (!pc || pc.props !== undefined) {
-      if (this.channels.get(f.channel)?.closing) return;
+    const ch = this.channels.get(f.channel);
+    const pc = ch?.pending;
+    if (!pc || !pc.active || pc.props !== undefined) {
+      if (ch?.closing) return;
       throw new AmqpError(ReplyCode.UnexpectedFrame, `expected method frame, got non method frame instead`);
     }
     const h = decodeContentHeader(f.payload);
     if (h.bodySize > BigInt(this.ctx.settings.messageBytesMax)) {
-      this.content.delete(f.channel);
-      const ch = this.channels.get(f.channel)!;
-      ch.skipBody = Number(h.bodySize);
+      pc.reset();
+      ch!.skipBody = Number(h.bodySize);
       ch.fail(new AmqpError(ReplyCode.PreconditionFailed, `message size ${h.bodySize} is larger than configured max size ${this.ctx.settings.messageBytesMax}`, 60, 40));
       return;
     }
     pc.props = h.properties;
     pc.bodySize = Number(h.bodySize);
-    if (pc.bodySize === 0) this.completeContent(f.channel, pc);
+    if (pc.bodySize === 0) this.completeContent(ch!, pc);
   }
 
   private onBodyFrame(f: AmqpFrame): void {
-    const pc = this.content.get(f.channel);
-    if (!pc || pc.props === undefined) {
-      const ch = this.channels.get(f.channel);
+    const ch = this.channels.get(f.channel);
+    const pc = ch?.pending;
+    if (!pc || !pc.active || pc.props === undefined) {
       if (ch && (ch.closing || ch.skipBody > 0)) {
         ch.skipBody = Math.max(0, ch.skipBody - f.payload.length);
         return;
       }
       throw new AmqpError(ReplyCode.UnexpectedFrame, `expected method frame, got non method frame instead`);
     }
-    pc.received += f.payload.length;
-    if (pc.received > pc.bodySize) throw new AmqpError(ReplyCode.FrameError, `body of ${pc.received} bytes exceeds the ${pc.bodySize} declared in its content header`);
-    pc.parts.push(f.payload);
-    if (pc.received === pc.bodySize) this.completeContent(f.channel, pc);
+    if (pc.received + f.payload.length > pc.bodySize) throw new AmqpError(ReplyCode.FrameError, `body of ${pc.received + f.payload.length} bytes exceeds the ${pc.bodySize} declared in its content header`);
+    pc.addPart(f.payload);
+    if (pc.received === pc.bodySize) this.completeContent(ch!, pc);
   }
 
-  private completeContent(channel: number, pc: PendingContent): void {
-    this.content.delete(channel);
-    const ch = this.channels.get(channel)!;
-    const body = pc.parts.length === 1 ? pc.parts[0]! : Buffer.concat(pc.parts, pc.received);
-    this.enqueue({ channel: ch, method: pc.method, publish: { args: pc.method.args, props: pc.props!, body } });
+  /**
+   * A publish is complete. With nothing queued before it, it is staged on its channel at once (and flushed
+   * at the end of this read); otherwise it waits its turn in the pump.
+   */
+  private completeContent(ch: AmqpChannel, pc: PendingContent): void {
+    const body = pc.body;
+    const props = pc.props!;
+    pc.reset();
+    if (!this.pumping && this.workHead === this.work.length) {
+      if (this.state === 'opened' && !ch.closing) {
+        ch.addPublish(pc.exchange, pc.routingKey, pc.mandatory, pc.immediate, props, body);
+        this.staged = true;
+      }
+    } else {
+      this.enqueue({ channel: ch, method: undefined, publish: { exchange: pc.exchange, routingKey: pc.routingKey, mandatory: pc.mandatory, immediate: pc.immediate, props, body } });
+    }
     this.holdIfAlarm();
   }
 
@@ -293,14 +367,15 @@ export class AmqpConnection {
           this.workHead = 0;
         }
         if (this.state !== 'opened' || c.channel.closing) continue;
-        if (c.publish) {
-          c.channel.addPublish(c.publish);
+        const p = c.publish;
+        if (p) {
+          c.channel.addPublish(p.exchange, p.routingKey, p.mandatory, p.immediate, p.props, p.body);
           continue;
         }
         for (const ch of this.channels.values()) ch.flushPublishes();
         await this.settledPublishesBefore();
         if (c.channel.closing || this.state !== 'opened') continue;
-        await c.channel.handle(c.method);
+        await c.channel.handle(c.method!);
       }
       for (const ch of this.channels.values()) ch.flushPublishes();
     } catch (err) {
@@ -562,14 +637,16 @@ export class AmqpConnection {
   }
 
   private releaseChannels(): void {
-    for (const ch of this.channels.values()) ch.release();
+    for (const ch of this.channels.values()) {
+      ch.pending.reset();
+      ch.release();
+    }
     this.channels.clear();
-    this.content.clear();
   }
 
   /** The channel closed (close-ok received or sent). */
   channelClosed(ch: AmqpChannel): void {
     this.channels.delete(ch.id);
-    this.content.delete(ch.id);
+    ch.pending.reset();
   }
 }

@@ -9,6 +9,11 @@ const DECIMAL = /^[0-9]+$/;
 
 /** A publish's properties and body as a core Message. Throws 406 for a bad expiration. */
 export function messageFromPublish(props: BasicProperties, body: Buffer, exchange: string, routingKey: string, nowMs: number): Message {
+  return { key: null, value: body, timestamp: nowMs, headers: [], properties: messagePropertiesFromPublish(props), exchange, routingKey };
+}
+
+/** A publish's properties as core properties. Throws 406 for a bad expiration. */
+export function messagePropertiesFromPublish(props: BasicProperties): MessageProperties {
   const p: MessageProperties = {};
   if (props.contentType !== undefined) p.contentType = props.contentType;
   if (props.contentEncoding !== undefined) p.contentEncoding = props.contentEncoding;
@@ -24,7 +29,7 @@ export function messageFromPublish(props: BasicProperties, body: Buffer, exchang
   if (props.userId !== undefined) p.userId = props.userId;
   if (props.appId !== undefined) p.appId = props.appId;
   if (props.clusterId !== undefined) p.clusterId = props.clusterId;
-  return { key: null, value: body, timestamp: nowMs, headers: [], properties: p, exchange, routingKey };
+  return p;
 }
 
 /** `expiration` is a non-negative decimal integer of milliseconds (RabbitMQ); anything else is 406. */

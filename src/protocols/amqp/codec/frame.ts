@@ -33,6 +33,26 @@ export interface AmqpProtocolHeader {
 
 export type AmqpParsed = AmqpFrame | AmqpProtocolHeader;
 
+/**
+ * A frame seen in place (AmqpFrameParser.readView): the payload is buf[start, end). buf is the socket chunk
+ * itself when the frame sits in one chunk (valid until the next read), else a fresh copy.
+ */
+export interface AmqpFrameView {
+  type: 1 | 2 | 3 | 8;
+  channel: number;
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
+export const newFrameView = (): AmqpFrameView => ({ type: 1, channel: 0, buf: EMPTY, start: 0, end: 0 });
+
+/** readView results. */
+export const ViewResult = { NeedMore: 0, Frame: 1, ProtocolHeader: 2 } as const;
+export type ViewResult = (typeof ViewResult)[keyof typeof ViewResult];
+
+const EMPTY = Buffer.alloc(0);
+
 export interface AmqpFrameParserOptions {
   /** Expect the 8-byte protocol header first (a server: true, the default). */
   expectProtocolHeader?: boolean;
@@ -97,6 +117,95 @@ export class AmqpFrameParser {
       }
       throw err;
     }
+  }
+
+  /**
+   * Like next(), without allocating: fills `v` with the next frame (payload in place). Same errors and the
+   * same failed state as next().
+   */
+  readView(v: AmqpFrameView): ViewResult {
+    if (this.failed) throw this.failed;
+    try {
+      if (this.headerPending) return this.readProtocolHeader() === null ? ViewResult.NeedMore : ViewResult.ProtocolHeader;
+      return this.readFrameView(v);
+    } catch (err) {
+      if (err instanceof AmqpDecodeError) {
+        this.failed = err;
+        this.chunks = [];
+        this.head = 0;
+        this.off = 0;
+        this.buffered = 0;
+      }
+      throw err;
+    }
+  }
+
+  private readFrameView(v: AmqpFrameView): ViewResult {
+    if (this.buffered < FRAME_HEADER_BYTES) return ViewResult.NeedMore;
+    let first = this.chunks[this.head]!;
+    let type: number;
+    let channel: number;
+    let size: number;
+    const off = this.off;
+    if (first.length - off >= FRAME_HEADER_BYTES) {
+      type = first[off]!;
+      channel = (first[off + 1]! << 8) | first[off + 2]!;
+      size = first.readUInt32BE(off + 3);
+    } else {
+      this.copyOut(this.peek, FRAME_HEADER_BYTES);
+      type = this.peek[0]!;
+      channel = this.peek.readUInt16BE(1);
+      size = this.peek.readUInt32BE(3);
+    }
+    if (type !== FrameType.Method && type !== FrameType.Header && type !== FrameType.Body && type !== FrameType.Heartbeat) {
+      throw new AmqpDecodeError(CodecReplyCode.FrameError, `unknown frame type ${type}`);
+    }
+    if (size > this.payloadMax) {
+      throw new AmqpDecodeError(CodecReplyCode.FrameError, `frame payload of ${size} bytes exceeds frame-max (payload limit ${this.payloadMax})`);
+    }
+    if (type === FrameType.Heartbeat) {
+      if (size !== 0) throw new AmqpDecodeError(CodecReplyCode.FrameError, `heartbeat frame with a ${size}-byte payload`);
+      if (channel !== 0) throw new AmqpDecodeError(CodecReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channel}`);
+    }
+    const total = FRAME_HEADER_BYTES + size + 1;
+    if (this.buffered < total) return ViewResult.NeedMore;
+    if (first.length - off >= total) {
+      // The whole frame is in this chunk: no copy, no slice.
+      const end = first[off + total - 1]!;
+      if (end !== FRAME_END) {
+        throw new AmqpDecodeError(CodecReplyCode.FrameError, `frame end octet 0x${end.toString(16)} instead of 0xce (type ${type}, channel ${channel}, size ${size})`);
+      }
+      v.type = type as AmqpFrameView['type'];
+      v.channel = channel;
+      v.buf = first;
+      v.start = off + FRAME_HEADER_BYTES;
+      v.end = off + FRAME_HEADER_BYTES + size;
+      this.skip(total);
+      return ViewResult.Frame;
+    }
+    this.skip(FRAME_HEADER_BYTES);
+    let payload: Buffer;
+    first = this.chunks[this.head]!;
+    if (first.length - this.off >= size) {
+      payload = first;
+      v.start = this.off;
+      this.skip(size);
+    } else {
+      payload = Buffer.allocUnsafe(size);
+      v.start = 0;
+      this.copyOut(payload, size);
+      this.skip(size);
+    }
+    const end = this.chunks[this.head]![this.off]!;
+    if (end !== FRAME_END) {
+      throw new AmqpDecodeError(CodecReplyCode.FrameError, `frame end octet 0x${end.toString(16)} instead of 0xce (type ${type}, channel ${channel}, size ${size})`);
+    }
+    this.skip(1);
+    v.type = type as AmqpFrameView['type'];
+    v.channel = channel;
+    v.buf = payload;
+    v.end = v.start + size;
+    return ViewResult.Frame;
   }
 
   private readProtocolHeader(): AmqpProtocolHeader | null {
