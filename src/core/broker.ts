@@ -380,7 +380,8 @@ export class Broker {
   private async openQueue(def: QueueDefinition): Promise<Queue> {
     const dir = queueDir(this.options.dataDir, def.vhost, def.name);
     const fsync = def.durable ? this.options.fsync : 'never';
-    const log = await FilePartitionLog.open({ fs: this.options.fs, dir: joinPath(dir, 'log'), fsync, fsyncIntervalMs: this.options.fsyncIntervalMs, clock: this.options.clock, segmentBytesMax: 64 * 1024 * 1024 });
+    // A non-durable queue's directory is removed at the next start: its log is ephemeral (never synced).
+    const log = await FilePartitionLog.open({ fs: this.options.fs, dir: joinPath(dir, 'log'), fsync, ephemeral: !def.durable, fsyncIntervalMs: this.options.fsyncIntervalMs, clock: this.options.clock, segmentBytesMax: 64 * 1024 * 1024 });
     const state = await SettlementLog.open(this.options.fs, joinPath(dir, 'state'), { fsync });
     const queue = await Queue.open({
       vhost: def.vhost,

@@ -251,3 +251,32 @@ test('segments roll by age', async () => {
   await log.appendRecords([rec(2)]);
   assert.equal(log.segmentCount, 2);
 });
+
+test('an ephemeral log never syncs, not even when its segments roll; a fsync=never log still syncs at each roll', async () => {
+  for (const ephemeral of [true, false]) {
+    const fs = new MemoryFileSystem();
+    let syncs = 0;
+    const counting: FileSystem = Object.create(fs) as FileSystem;
+    counting.open = async (path, mode) => {
+      const h = await fs.open(path, mode);
+      const sync = h.sync.bind(h);
+      h.sync = () => {
+        syncs++;
+        return sync();
+      };
+      return h;
+    };
+    counting.syncDir = async (dir) => {
+      syncs++;
+      return fs.syncDir(dir);
+    };
+    const log = await FilePartitionLog.open(memOpts(counting, { segmentBytesMax: 500, fsync: 'never', ephemeral }));
+    const before = syncs;
+    for (let i = 0; i < 50; i++) await log.appendRecords([rec(i)]);
+    await log.flush();
+    assert.ok(log.segmentCount > 3, 'segments rolled');
+    if (ephemeral) assert.equal(syncs - before, 0);
+    else assert.ok(syncs - before >= log.segmentCount - 1, `a sync per roll (${syncs - before})`);
+    await log.close();
+  }
+});

@@ -59,6 +59,7 @@ export class FilePartitionLog implements PartitionLog {
   private readonly retentionMs: number;
   private readonly retentionBytes: number;
   private readonly fsyncPolicy: FsyncPolicy;
+  private readonly ephemeral: boolean;
   private readonly appendBytesMax: number;
 
   private constructor(readonly dir: string, opts: PartitionLogOptions, segments: Segment[]) {
@@ -69,7 +70,8 @@ export class FilePartitionLog implements PartitionLog {
     this.indexIntervalBytes = opts.indexIntervalBytes ?? Limits.indexIntervalBytes;
     this.retentionMs = opts.retentionMs ?? -1;
     this.retentionBytes = opts.retentionBytes ?? -1;
-    this.fsyncPolicy = opts.fsync ?? 'always';
+    this.ephemeral = opts.ephemeral ?? false;
+    this.fsyncPolicy = this.ephemeral ? 'never' : (opts.fsync ?? 'always');
     this.appendBytesMax = opts.appendBytesMax ?? Limits.batchBytesMax;
     this.segments = segments;
     this.startOffset = segments[0]!.baseOffset;
@@ -218,8 +220,11 @@ export class FilePartitionLog implements PartitionLog {
 
   private async roll(): Promise<void> {
     const old = this.active;
-    await old.syncAll();
-    this.segments.push(await Segment.create(this.fs, this.dir, old.nextOffset, this.indexIntervalBytes));
+    // A finished segment is durable before the next one begins, so that what a crash leaves is a prefix
+    // of the log whatever the policy; an ephemeral log is never synced.
+    if (this.ephemeral) await old.flushIndexes();
+    else await old.syncAll();
+    this.segments.push(await Segment.create(this.fs, this.dir, old.nextOffset, this.indexIntervalBytes, !this.ephemeral));
   }
 
   /** Group commit: resolves after an fdatasync that started after this call. */
@@ -399,14 +404,14 @@ export class FilePartitionLog implements PartitionLog {
   async flush(): Promise<void> {
     await this.writeTail;
     if (this.failed) throw this.failed;
-    await this.groupSync();
+    if (!this.ephemeral) await this.groupSync();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     await this.writeTail;
-    if (!this.failed) await this.active.syncAll().catch(() => undefined);
+    if (!this.failed && !this.ephemeral) await this.active.syncAll().catch(() => undefined);
     this.closed = true;
     await Promise.allSettled(this.segments.map((s) => s.close()));
   }

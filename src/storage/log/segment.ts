@@ -83,7 +83,8 @@ export class Segment {
     return this.file.size;
   }
 
-  static async create(fs: FileSystem, dir: string, base: number, indexIntervalBytes: number): Promise<Segment> {
+  /** A new empty segment; `syncDir` false leaves the directory entry unsynced (an ephemeral log). */
+  static async create(fs: FileSystem, dir: string, base: number, indexIntervalBytes: number, syncDir = true): Promise<Segment> {
     const name = joinPath(dir, segmentName(base));
     const file = await fs.open(name + '.log', 'rw');
     const idx = await fs.open(name + '.index', 'rw');
@@ -93,7 +94,7 @@ export class Segment {
       await idx.truncate(0);
       await tix.truncate(0);
     }
-    await fs.syncDir(dir);
+    if (syncDir) await fs.syncDir(dir);
     return new Segment(fs, dir, base, file, idx, tix, indexIntervalBytes);
   }
 

@@ -22,6 +22,12 @@ export interface PartitionLogOptions {
   /** Delete oldest whole segments while the log exceeds this size; -1 no bound. */
   retentionBytes?: number;
   fsync?: FsyncPolicy;
+  /**
+   * The log's contents are not wanted after a restart (its owner removes it then, as the broker does with
+   * a non-durable queue's log): nothing is ever fsynced, not even when a segment rolls, and durable
+   * appends do not wait. Without it, fsync=never still keeps a crash's survivors a prefix of the log.
+   */
+  ephemeral?: boolean;
   /** For fsync=interval: the longest time between two fsyncs. */
   fsyncIntervalMs?: number;
   /** Largest single append (bytes). */
