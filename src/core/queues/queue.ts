@@ -12,6 +12,7 @@ import type { Message } from '../message.js';
 import { addXDeath, decodeMessage, encodeMessage, withHeader, type DeathReason } from '../message-codec.js';
 import { newReadyEntry, ReadyIndex, type ReadyEntry } from './ready-index.js';
 import { BodyCache } from './body-cache.js';
+import type { CreditGroup } from './credit-group.js';
 
 export type OverflowPolicy = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -59,6 +60,8 @@ export interface ConsumerOptions {
   noAck?: boolean;
   exclusive?: boolean;
   priority?: number;
+  /** A limit shared with other consumers (AMQP global QoS): each unsettled delivery takes one credit. */
+  credit?: CreditGroup;
 }
 
 export interface DeadLetterSink {
@@ -92,6 +95,7 @@ interface ConsumerEntry {
   exclusive: boolean;
   priority: number;
   unacked: number;
+  credit: CreditGroup | undefined;
 }
 
 interface InFlight {
@@ -101,6 +105,8 @@ interface InFlight {
   expiresAt: number;
   deliveryCount: number;
   consumerTag: string | undefined;
+  /** The shared credit this delivery holds until settled. */
+  credit: CreditGroup | undefined;
 }
 
 /** Bytes of decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
@@ -353,7 +359,8 @@ export class Queue {
     if (this.consumers.some((c) => c.exclusive) || (opts.exclusive && this.consumers.length > 0)) {
       throw new BrokerError(ErrorCode.ResourceLocked, `queue '${this.name}' in vhost '${this.vhost}' in exclusive use`);
     }
-    const entry: ConsumerEntry = { tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, exclusive: opts.exclusive ?? false, priority: opts.priority ?? 0, unacked: 0 };
+    const entry: ConsumerEntry = { tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, exclusive: opts.exclusive ?? false, priority: opts.priority ?? 0, unacked: 0, credit: opts.credit };
+    opts.credit?.attach(this);
     this.consumers.push(entry);
     // Higher priority first; stable among equals (insertion order).
     this.consumers.sort((a, b) => b.priority - a.priority);
@@ -373,7 +380,8 @@ export class Queue {
   removeConsumer(tag: string, opts: { requeueUnacked?: boolean } = {}): boolean {
     const i = this.find(tag);
     if (i < 0) return false;
-    this.consumers.splice(i, 1);
+    const [removed] = this.consumers.splice(i, 1);
+    if (removed!.credit && !this.consumers.some((c) => c.credit === removed!.credit)) removed!.credit.detach(this);
     for (const [id, f] of this.inflight) {
       if (f.consumerTag === tag) {
         if (opts.requeueUnacked === false) {
@@ -381,6 +389,7 @@ export class Queue {
           continue;
         }
         this.inflight.delete(id);
+        f.credit?.release();
         this.returnToReady(f);
       }
     }
@@ -415,8 +424,13 @@ export class Queue {
    * own acks) do not make a queue congested: a backlog behind them is a queue doing its job.
    */
   private hasConsumerCapacity(): boolean {
-    for (const c of this.consumers) if (c.prefetch === 0 || c.unacked < c.prefetch) return true;
+    for (const c of this.consumers) if (this.hasRoom(c)) return true;
     return false;
+  }
+
+  /** The consumer's own prefetch, and its shared credit if any, allow another delivery. */
+  private hasRoom(c: ConsumerEntry): boolean {
+    return (c.prefetch === 0 || c.unacked < c.prefetch) && (c.credit === undefined || c.credit.hasRoom);
   }
 
   /** Resolves once the queue is no longer congested (drained to half the mark, lost its consumers, or closed). */
@@ -453,7 +467,7 @@ export class Queue {
     if (n === 0) return undefined;
     if (this.arguments.singleActiveConsumer) {
       const c = this.consumers[0]!;
-      return (c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false ? c : undefined;
+      return this.hasRoom(c) && c.consumer.ready?.() !== false ? c : undefined;
     }
     // Round robin within the highest priority that has capacity.
     let i = 0;
@@ -464,7 +478,7 @@ export class Queue {
       const width = j - i;
       for (let k = 0; k < width; k++) {
         const c = this.consumers[i + ((this.rr + k) % width)]!;
-        if ((c.prefetch === 0 || c.unacked < c.prefetch) && c.consumer.ready?.() !== false) {
+        if (this.hasRoom(c) && c.consumer.ready?.() !== false) {
           this.rr = (this.rr + k + 1) % width;
           return c;
         }
@@ -489,6 +503,7 @@ export class Queue {
           if (n === es.length) es.push(newReadyEntry());
           this.ready.shift(es[n]!);
           c.unacked++;
+          c.credit?.take();
           cs[n++] = c;
         }
         if (n === 0) break;
@@ -528,6 +543,7 @@ export class Queue {
       const body = this.cache.take(e.offset) ?? (await this.bodyOf(e.offset));
       if (!this.consumers.includes(c)) {
         // Consumer went away while we read: back to ready.
+        c.credit?.release();
         this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
         this.cache.set(e.offset, body);
         continue;
@@ -537,10 +553,11 @@ export class Queue {
       const d: Delivery = { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
       if (c.noAck) {
         c.unacked--;
+        c.credit?.release();
         this.settleOffset(e.offset);
       } else {
         this.state.markDelivered(e.offset);
-        this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: c.tag });
+        this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: c.tag, credit: c.credit });
       }
       if (c !== lastC) {
         lastC = c;
@@ -566,7 +583,7 @@ export class Queue {
     if (noAck) this.settleOffset(e.offset);
     else {
       this.state.markDelivered(e.offset);
-      this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: undefined });
+      this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: undefined, credit: undefined });
     }
     return { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
   }
@@ -581,6 +598,7 @@ export class Queue {
       const i = this.find(f.consumerTag);
       if (i >= 0) this.consumers[i]!.unacked--;
     }
+    f.credit?.release();
     return f;
   }
 
@@ -754,7 +772,15 @@ export class Queue {
     this.checkDecongested();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
-    for (const c of consumers) c.consumer.cancelled(this, c.tag, reason);
+    for (const c of consumers) {
+      c.credit?.detach(this);
+      c.consumer.cancelled(this, c.tag, reason);
+    }
+    // Deliveries of a deleted queue no longer hold shared credit.
+    for (const f of this.inflight.values()) {
+      f.credit?.release();
+      f.credit = undefined;
+    }
     await this.state.destroy();
     await this.log.destroy();
     return n;

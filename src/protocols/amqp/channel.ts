@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Broker, PublishResult } from '../../core/broker.js';
 import type { FieldTable, Message, MessageHeader, MessageProperties } from '../../core/message.js';
 import type { Delivery, Queue, QueueConsumer } from '../../core/queues/queue.js';
+import { CreditGroup } from '../../core/queues/credit-group.js';
 import type { Stream } from '../../core/streams/stream.js';
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import type { BasicProperties } from './codec/generated/basic-properties.js';
@@ -170,6 +171,8 @@ export class AmqpChannel implements ReplyTarget {
   private readonly unacked = new Map<number, Unacked>();
   private readonly subs = new Map<string, Subscription>();
   private prefetchCount = 0;
+  /** basic.qos global=true: one limit shared by every queue consumer on the channel (RabbitMQ 3.x). */
+  private readonly sharedCredit = new CreditGroup(0);
   private confirm = false;
   private publishSeq = 0;
   private tx = false;
@@ -300,9 +303,10 @@ export class AmqpChannel implements ReplyTarget {
         return this.queueDelete(m.args);
       case 'basic.qos':
         if (m.args.prefetchSize !== 0) throw notImplemented(`prefetch_size!=0 (${m.args.prefetchSize})`);
-        // Per-consumer limit for consumers created afterwards; a global (channel-wide) limit is applied the
-        // same way, as RabbitMQ 4 does when global QoS is disabled (documented in docs/amqp.md).
-        this.prefetchCount = m.args.prefetchCount;
+        // RabbitMQ's meaning: global=false limits each consumer created afterwards; global=true sets one
+        // limit shared by all the channel's queue consumers, existing and future. Both may apply.
+        if (m.args.global) this.sharedCredit.limit = m.args.prefetchCount;
+        else this.prefetchCount = m.args.prefetchCount;
         this.conn.write(M.encodeBasicQosOkFrame(id, {}));
         return;
       case 'basic.consume':
@@ -647,7 +651,7 @@ export class AmqpChannel implements ReplyTarget {
       ready: () => this.conn.writable,
     };
     try {
-      q.addConsumer(tag, consumer, { prefetchCount: this.prefetchCount, noAck: a.noAck, exclusive: a.exclusive, priority });
+      q.addConsumer(tag, consumer, { prefetchCount: this.prefetchCount, noAck: a.noAck, exclusive: a.exclusive, priority, credit: this.sharedCredit });
     } catch (err) {
       if (err instanceof BrokerError && err.code === ErrorCode.ResourceLocked) throw accessRefused(`queue '${name}' in vhost '${this.vhost}' in exclusive use`);
       throw err;
