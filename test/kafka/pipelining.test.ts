@@ -105,3 +105,22 @@ test('pipelined requests are answered in order; a bad request closes the connect
   assert.equal(stored[82]!.message.value!.toString(), 'small-c');
   await server.close();
 });
+
+test('a malformed request ends the connection: pipelined produces after it are not appended', { timeout: 30_000 }, async () => {
+  configureLogger('silent');
+  const server = await startServer({ ...defaultConfig, dataDir: join(mkdtempSync(join(tmpdir(), 'kpipe2-')), 'data'), host: '127.0.0.1', kafkaPort: 0, amqpPort: 'off', httpPort: 'off', fsync: 'never' });
+  await server.broker.createStream('/', 'pipe', { partitions: 1 });
+  const malformed = frame(0, 7, 2, (w) => w.int16(-5)); // a Produce body cut short
+  const bytes = Buffer.concat([produce(1, [Buffer.from('kept')]), malformed, produce(3, [Buffer.from('never')]), produce(4, [Buffer.from('never')])]);
+  const responses: Buffer[] = [];
+  await new Promise<void>((resolve) => {
+    const s = connect(server.port('kafka')!, '127.0.0.1', () => s.write(bytes));
+    s.on('data', frameSplitter((f) => responses.push(f)));
+    s.on('close', () => resolve());
+    s.on('error', () => undefined);
+  });
+  assert.deepEqual(responses.map((r) => r.readInt32BE(0)), [1]);
+  const stored = await server.broker.getStream('/', 'pipe').readMessages(0, 0, 10);
+  assert.deepEqual(stored.map((m) => m.message.value!.toString()), ['kept']);
+  await server.close();
+});

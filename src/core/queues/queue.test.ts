@@ -257,3 +257,48 @@ test('a transient queue delivers publishes before their appends complete, with t
   assert.ok(more[0]!.ok && more[0]!.offset === 150);
   await q.close();
 });
+
+test('a read failure while delivering gives the batch back: consumer and shared credit are released, the messages stay ready and are delivered later', async () => {
+  const { CreditGroup } = await import('./credit-group.js');
+  const fs = new MemoryFileSystem();
+  const log = await FilePartitionLog.open({ fs, dir: '/r/log', fsync: 'always' });
+  const state = await SettlementLog.open(fs, '/r/state', { fsync: 'always' });
+  const q = await Queue.open({ vhost: '/', name: 'r', log, state });
+  await q.publish([msg('1'), msg('2'), msg('3')]);
+  const orig = log.readRecords.bind(log);
+  let fail = true;
+  (log as unknown as { readRecords: typeof log.readRecords }).readRecords = async (...a) => {
+    if (fail) {
+      fail = false;
+      throw new Error('EIO');
+    }
+    return orig(...a);
+  };
+  const group = new CreditGroup(3);
+  const c = new Collector();
+  q.addConsumer('c', c, { credit: group });
+  await until(() => c.got.length === 3, 4000);
+  assert.deepEqual(bodies(c.got), ['1', '2', '3']);
+  assert.equal(group.unacked, 3);
+  assert.equal(q.unackedCount, 3);
+});
+
+test('early delivery on a transient queue: a large publish refused by the log does not shift the offsets of the publishes around it', async () => {
+  const fs = new MemoryFileSystem();
+  const log = await FilePartitionLog.open({ fs, dir: '/t/log', fsync: 'never', ephemeral: true, appendBytesMax: 2 * 1024 * 1024 });
+  const state = await SettlementLog.open(fs, '/t/state', { fsync: 'never' });
+  const q = await Queue.open({ vhost: '/', name: 't', log, state, durable: false });
+  const c = new Collector();
+  q.addConsumer('c', c, { prefetchCount: 0, noAck: false });
+  const p1 = q.publish([msg('a')], { durable: false });
+  const p2 = q.publish([msg('x'.repeat(3 * 1024 * 1024))], { durable: false }); // over the log's append limit
+  const p3 = q.publish([msg('c')], { durable: false });
+  const [r1, r2, r3] = await Promise.allSettled([p1, p2, p3]);
+  assert.equal(r2.status, 'rejected');
+  assert.ok(r1.status === 'fulfilled' && r1.value[0]!.ok && r1.value[0].offset === 0);
+  assert.ok(r3.status === 'fulfilled' && r3.value[0]!.ok && r3.value[0].offset === 1, 'the publish after the refused one gets the offset the log gave it');
+  await until(() => c.got.length === 2);
+  assert.deepEqual(c.got.map((d) => `${d.offset}:${d.message.value!.toString()}`), ['0:a', '1:c']);
+  const stored = await log.readRecords(0, 10, 1 << 20);
+  assert.deepEqual(stored.map((r) => r.offset), [0, 1]);
+});

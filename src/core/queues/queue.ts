@@ -120,6 +120,8 @@ const RECOVERY_PROGRESS_RECORDS = 1_000_000;
  * publishers are asked to wait until it is back under half of it.
  */
 const CONGESTION_READY = 10_000;
+/** Transient publishes up to this many body bytes may be delivered before their append completes. */
+const EARLY_APPEND_BYTES_MAX = 1024 * 1024;
 /** Deliveries per drain turn before yielding to the event loop. */
 const DRAIN_TURN_MAX = 2048;
 
@@ -155,6 +157,10 @@ export class Queue {
   private nextOffset = 0;
   /** The last append handed to the log. */
   private appendTail: Promise<unknown> = Promise.resolve();
+  /** Appends in flight too large for early delivery (they may be refused on their own). */
+  private largeAppending = 0;
+  /** An append failed: predicted offsets are not trusted until no append is in flight. */
+  private predictionBroken = false;
   private hadConsumer = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unusedTimer: NodeJS.Timeout | undefined;
@@ -276,15 +282,31 @@ export class Queue {
     const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
     const records = stamped.map(encodeMessage);
     // The queue is its log's only writer: offsets follow from the appends handed over so far.
-    if (this.appending === 0) this.nextOffset = this.log.nextOffset;
+    if (this.appending === 0) {
+      this.nextOffset = this.log.nextOffset;
+      this.predictionBroken = false;
+    }
     const base = this.nextOffset;
     this.nextOffset += records.length;
     this.appending += records.length;
+    // Only a large append can be refused on its own (over the log's append limit); a small one fails only
+    // when the log itself does (and every later append with it). Early delivery trusts predicted offsets,
+    // so it stops while a large append is in flight and after any failure until the appends drain.
+    const publishBytes = bytes - this.ready.sizeBytes;
+    const large = publishBytes > EARLY_APPEND_BYTES_MAX;
+    if (large) this.largeAppending++;
     const appended = this.log.appendRecords(records, { durable: opts.durable ?? true });
     this.appendTail = appended;
     // A transient queue (not durable, no length limit) with consumers waiting makes fresh messages ready at
     // once, from memory, as RabbitMQ does with transient messages: delivery does not wait for the write.
-    const early = !this.durable && this.consumers.length > 0 && this.arguments.maxLength === undefined && this.arguments.maxLengthBytes === undefined && this.cache.hasRoomFor(bytes - this.ready.sizeBytes);
+    const early =
+      !this.durable &&
+      this.consumers.length > 0 &&
+      this.largeAppending === 0 &&
+      !this.predictionBroken &&
+      this.arguments.maxLength === undefined &&
+      this.arguments.maxLengthBytes === undefined &&
+      this.cache.hasRoomFor(publishBytes);
     if (early) {
       this.makeReady(base, accepted, stamped, records, now, true);
       this.scheduleDrain();
@@ -292,16 +314,21 @@ export class Queue {
     let result;
     try {
       result = await appended;
+    } catch (err) {
+      this.predictionBroken = true;
+      throw err;
     } finally {
       this.appending -= records.length;
+      if (large) this.largeAppending--;
     }
-    if (result.baseOffset !== base) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': log appended at ${result.baseOffset}, expected ${base}`);
-    let offset = base;
+    // A mismatch means an earlier append failed after this one's offsets were predicted: the log's are used.
+    if (result.baseOffset !== base && early) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': log appended at ${result.baseOffset}, expected ${base}`);
+    let offset = result.baseOffset;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]!;
       if (o.ok) (o as { offset: number }).offset = offset++;
     }
-    if (!early) this.makeReady(base, accepted, stamped, records, now, this.consumers.length > 0);
+    if (!early) this.makeReady(result.baseOffset, accepted, stamped, records, now, this.consumers.length > 0);
     if (overflow === 'drop-head') await this.dropHeadOverflow();
     this.scheduleDrain();
     return outcomes;
@@ -540,7 +567,16 @@ export class Queue {
       const c = cs[i]!;
       const e = es[i]!;
       // Most bodies come from the read-ahead cache: take them without an await per message.
-      const body = this.cache.take(e.offset) ?? (await this.bodyOf(e.offset));
+      let body = this.cache.take(e.offset);
+      if (!body) {
+        try {
+          body = await this.bodyOf(e.offset);
+        } catch (err) {
+          this.giveBack(i, n);
+          for (const [pc, pl] of per) pc.consumer.deliver(this, pc.tag, pl);
+          throw err;
+        }
+      }
       if (!this.consumers.includes(c)) {
         // Consumer went away while we read: back to ready.
         c.credit?.release();
@@ -568,6 +604,30 @@ export class Queue {
     }
     cs.fill(undefined as unknown as ConsumerEntry, 0, n);
     for (const [c, list] of per) c.consumer.deliver(this, c.tag, list);
+  }
+
+  /**
+   * A read failed while delivering the batch's entries from `from` on: they hand back their consumer and
+   * shared credit and return to the ready set; one whose record never reached the log (an early delivery
+   * whose append failed) is dropped. The drain retries in a second.
+   */
+  private giveBack(from: number, n: number): void {
+    const cs = this.batchConsumers;
+    const es = this.batchEntries;
+    for (let j = from; j < n; j++) {
+      const c = cs[j]!;
+      const e = es[j]!;
+      c.unacked--;
+      c.credit?.release();
+      if (this.isClosed) continue;
+      if (e.offset >= this.log.nextOffset && this.appending === 0) {
+        this.logger.warn({ queue: this.name, offset: e.offset }, 'message lost: its append failed');
+        continue;
+      }
+      this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+    }
+    cs.fill(undefined as unknown as ConsumerEntry, 0, n);
+    if (!this.isClosed) setTimeout(() => this.scheduleDrain(), 1000).unref();
   }
 
   /** basic.get: the next ready message, or undefined. */
@@ -655,7 +715,12 @@ export class Queue {
       queueMicrotask(() => {
         const entries = this.overLimit;
         this.overLimit = [];
-        this.deadLetterEntries(entries, 'delivery_limit').catch((err: unknown) => this.logger.error({ queue: this.name, err: (err as Error).message }, 'dead-lettering over the delivery limit failed'));
+        this.deadLetterEntries(entries, 'delivery_limit').catch((err: unknown) => {
+          this.logger.error({ queue: this.name, err: (err as Error).message }, 'dead-lettering over the delivery limit failed; the messages stay ready');
+          if (this.isClosed) return;
+          for (const e of entries) if (!this.state.isSettled(e.offset)) this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+          this.scheduleDrain();
+        });
       });
     }
   }

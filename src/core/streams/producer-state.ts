@@ -11,6 +11,9 @@ interface ProducerEntry {
   lastLastOffset: number;
   /** Set while the last batch's append is in flight (pipelined produce requests): its offsets to come. */
   pending: Promise<AppendedRange> | undefined;
+  /** The entry this one replaced (while in flight), and whether its append failed. */
+  prev: ProducerEntry | undefined;
+  failed: boolean;
 }
 
 export interface AppendedRange {
@@ -48,24 +51,30 @@ export class ProducerState {
    */
   begin(producerId: bigint, epoch: number, baseSequence: number, recordCount: number, appended: Promise<AppendedRange>): (r: AppendedRange | undefined) => void {
     const previous = this.producers.get(producerId);
-    const entry: ProducerEntry = { epoch, lastBaseSequence: baseSequence, lastSequence: baseSequence + recordCount - 1, lastBaseOffset: -1, lastLastOffset: -1, pending: appended };
+    const entry: ProducerEntry = { epoch, lastBaseSequence: baseSequence, lastSequence: baseSequence + recordCount - 1, lastBaseOffset: -1, lastLastOffset: -1, pending: appended, prev: previous, failed: false };
     this.put(producerId, entry);
     return (r) => {
       if (r) {
         entry.lastBaseOffset = r.baseOffset;
         entry.lastLastOffset = r.lastOffset;
         entry.pending = undefined;
-      } else if (this.producers.get(producerId) === entry) {
-        if (previous) this.producers.set(producerId, previous);
-        else this.producers.delete(producerId);
+        entry.prev = undefined;
+        return;
       }
+      entry.failed = true;
+      if (this.producers.get(producerId) !== entry) return;
+      // Back to the last batch that did not fail (a failed one in between is retried by the producer).
+      let back = previous;
+      while (back?.failed) back = back.prev;
+      if (back) this.producers.set(producerId, back);
+      else this.producers.delete(producerId);
     };
   }
 
   /** Records an appended batch (used when the state is rebuilt from the log). */
   record(producerId: bigint, epoch: number, baseSequence: number, recordCount: number, baseOffset: number, lastOffset: number): void {
     if (producerId < 0n) return;
-    this.put(producerId, { epoch, lastBaseSequence: baseSequence, lastSequence: baseSequence + recordCount - 1, lastBaseOffset: baseOffset, lastLastOffset: lastOffset, pending: undefined });
+    this.put(producerId, { epoch, lastBaseSequence: baseSequence, lastSequence: baseSequence + recordCount - 1, lastBaseOffset: baseOffset, lastLastOffset: lastOffset, pending: undefined, prev: undefined, failed: false });
   }
 
   private put(producerId: bigint, entry: ProducerEntry): void {

@@ -142,3 +142,38 @@ test('idempotent producers: a batch whose append fails gives its sequence back',
   assert.equal(ok.baseOffset, 2, 'the same sequence is accepted once the corrupt batch was refused');
   await s.close();
 });
+
+test('idempotent producers, pipelined: after two failed appends in a row the retry of the first is appended, not answered with the old failure', async () => {
+  const { ProducerState } = await import('./producer-state.js');
+  const ps = new ProducerState();
+  const failed = () => {
+    const p = Promise.reject(new Error('disk'));
+    p.catch(() => undefined);
+    return p;
+  };
+  const s0 = ps.begin(5n, 0, 0, 3, Promise.resolve({ baseOffset: 0, lastOffset: 2 }));
+  s0({ baseOffset: 0, lastOffset: 2 });
+  ps.check(5n, 0, 3);
+  const s1 = ps.begin(5n, 0, 3, 3, failed());
+  ps.check(5n, 0, 6);
+  const s2 = ps.begin(5n, 0, 6, 3, failed());
+  s1(undefined);
+  s2(undefined);
+  assert.deepEqual(ps.check(5n, 0, 3), { kind: 'append' }, 'the failed batch is retried from where the last stored one ended');
+  assert.deepEqual(ps.check(5n, 0, 0), { kind: 'duplicate', baseOffset: 0, lastOffset: 2 });
+});
+
+test('idempotent producers: a corrupt batch is refused before its sequence is taken', async () => {
+  const s = await Stream.open('/', 'idem-corrupt', { ...defaultStreamConfig }, factory());
+  const batch = (seq: number, n = 2) =>
+    encodeBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`c${seq + i}`), timestamp: 1 })), { producerId: 41n, producerEpoch: 0, baseSequence: seq });
+  await s.appendBatches(0, batch(0));
+  const bad = batch(2);
+  bad.writeUInt8(bad[bad.length - 1]! ^ 0xff, bad.length - 1);
+  const refused = s.appendBatches(0, bad);
+  const next = s.appendBatches(0, batch(4)); // pipelined right behind the corrupt one
+  await assert.rejects(refused, (e: unknown) => e instanceof BrokerError && e.code === 'corrupt_data');
+  await assert.rejects(next, (e: unknown) => e instanceof BrokerError && e.code === 'out_of_order_sequence', 'no gap: the batch after the refused one is out of order');
+  assert.equal((await s.appendBatches(0, batch(2))).baseOffset, 2);
+  await s.close();
+});

@@ -14,6 +14,7 @@ import {
   batchRecordCount,
   batchProducerEpoch,
   batchProducerId,
+  checkBatch,
   setLogAppendTime,
 } from '../../storage/log/record-batch.js';
 import type { Message } from '../message.js';
@@ -163,7 +164,14 @@ export class Stream {
       const r = await seen.pending;
       return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs, duplicate: true };
     }
-    // The sequence is taken before the write starts, so a pipelined next batch is checked against it.
+    // The sequence is taken before the write starts, so a pipelined next batch is checked against it. A
+    // batch the log would refuse on its own is refused here first, so that the next one (already on its
+    // way) cannot be appended after a gap; what can still fail is the log itself, and the next with it.
+    for (let p = 0; p < batches.length; ) {
+      const c = checkBatch(batches, p, batches.length);
+      if (!c.ok) throw new BrokerError(ErrorCode.CorruptData, `invalid record batch at byte ${p}: ${c.reason}`);
+      p += c.sizeBytes;
+    }
     const appended = log.append(batches, opts);
     const settle = ps.begin(producerId, epoch, sequence, batchLastOffsetDelta(batches, 0) + 1, appended);
     let r;

@@ -59,6 +59,8 @@ export class KafkaConnection {
   private readHolds = 0;
   private heldForRequests = false;
   private closed = false;
+  /** A request ended the connection: nothing after it starts; it closes once earlier answers are out. */
+  private ending = false;
   private readonly ctx: HandlerContext;
   private sasl: SaslMechanism | undefined;
   /** After SaslHandshake v0, SASL tokens travel as bare length-prefixed frames. */
@@ -136,7 +138,7 @@ export class KafkaConnection {
       this.holdReading();
     }
     this.startGate = this.startGate.then(() => {
-      if (this.closed) return;
+      if (this.closed || this.ending) return;
       const produce = !this.bareSasl && frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_KEY;
       // A Produce starts at once (its appends queue behind the earlier ones); anything else runs alone:
       // after every earlier request has been answered, and before any later one starts.
@@ -144,7 +146,7 @@ export class KafkaConnection {
         void this.start(frame, pooled, true);
         return;
       }
-      return this.sendTail.then(() => (this.closed ? undefined : this.start(frame, pooled, false)));
+      return this.sendTail.then(() => (this.closed || this.ending ? undefined : this.start(frame, pooled, false)));
     });
   }
 
@@ -194,7 +196,7 @@ export class KafkaConnection {
     try {
       header = readRequestHeader(r, isFlexible);
     } catch {
-      return CLOSE;
+      return this.endAfterAnswers();
     }
     this.ctx.clientId = header.clientId ?? '';
     const entry = dispatch.get(header.apiKey);
@@ -206,11 +208,11 @@ export class KafkaConnection {
     }
     if (this.settings.saslRequired && !this.authenticated && header.apiKey !== API_VERSIONS_KEY && header.apiKey !== SASL_HANDSHAKE && header.apiKey !== SASL_AUTHENTICATE) {
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey }, 'request before authentication; closing connection');
-      return CLOSE;
+      return this.endAfterAnswers();
     }
     if (!entry || header.apiVersion < entry.minVersion || header.apiVersion > entry.maxVersion) {
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, version: header.apiVersion }, 'unsupported API or version; closing connection');
-      return CLOSE;
+      return this.endAfterAnswers();
     }
     let req: unknown;
     try {
@@ -218,7 +220,7 @@ export class KafkaConnection {
     } catch (err) {
       if (!(err instanceof KafkaDecodeError)) throw err;
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, err: err.message }, 'malformed request; closing connection');
-      return CLOSE;
+      return this.endAfterAnswers();
     }
     if (header.apiKey === SASL_HANDSHAKE) return this.saslHandshake(header.correlationId, header.apiVersion, req as SaslHandshakeRequest);
     if (header.apiKey === SASL_AUTHENTICATE) return this.saslAuthenticate(header.correlationId, header.apiVersion, req as SaslAuthenticateRequest);
@@ -229,12 +231,18 @@ export class KafkaConnection {
       // A long poll still waiting when the broker shuts down finds its stream closed: nothing to report.
       if (this.closed) return undefined;
       log.error({ apiKey: header.apiKey, err: (err as Error).message }, 'handler failed; closing connection');
-      return CLOSE;
+      return this.endAfterAnswers();
     }
     // Produce with acks=0 gets no response at all.
     if (header.apiKey === 0 && (req as { acks: number }).acks === 0) return;
     const flexible = header.apiVersion >= entry.codec.flexibleFrom;
     return responseFrame(header.correlationId, header.apiKey, flexible, (w) => entry.codec.encodeResponse(w, header.apiVersion, res as never));
+  }
+
+  /** Decided synchronously while a request is taken in, so that no pipelined request after it starts. */
+  private endAfterAnswers(): Response {
+    this.ending = true;
+    return CLOSE;
   }
 
   private saslHandshake(correlationId: number, version: number, req: SaslHandshakeRequest): Response {
@@ -266,6 +274,7 @@ export class KafkaConnection {
     const out = responseFrame(correlationId, SASL_AUTHENTICATE, version >= 2, (w) => encodeSaslAuthenticateResponse(w, version, res));
     if (fail) {
       // Answer, then close: nothing after a failed authentication is read.
+      this.ending = true;
       out.push(END_MARK);
     }
     return out;
@@ -304,12 +313,16 @@ export class KafkaConnection {
     }
     if (this.socket.writableLength > WRITE_BACKLOG_BYTES_MAX) {
       this.holdReading();
-      return new Promise((resolve) =>
-        this.socket.once('drain', () => {
+      return new Promise((resolve) => {
+        const done = () => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
           this.releaseReading();
           resolve();
-        }),
-      );
+        };
+        this.socket.once('drain', done);
+        this.socket.once('close', done);
+      });
     }
   }
 
