@@ -69,6 +69,10 @@ export class AmqpFrameParser {
   private payloadMax: number;
   private failed: AmqpDecodeError | null = null;
   private readonly peek = Buffer.alloc(8);
+  /** The header readHeader() last read. */
+  private hdrType = 0;
+  private hdrChannel = 0;
+  private hdrSize = 0;
 
   constructor(opts: AmqpFrameParserOptions = {}) {
     this.headerPending = opts.expectProtocolHeader ?? true;
@@ -140,13 +144,15 @@ export class AmqpFrameParser {
     }
   }
 
-  private readFrameView(v: AmqpFrameView): ViewResult {
-    if (this.buffered < FRAME_HEADER_BYTES) return ViewResult.NeedMore;
-    let first = this.chunks[this.head]!;
+  /**
+   * Reads and checks the 7-byte header of the next frame (at least that much is buffered) into hdrType,
+   * hdrChannel and hdrSize, without consuming it: instance fields, so no object per frame.
+   */
+  private readHeader(first: Buffer): void {
+    const off = this.off;
     let type: number;
     let channel: number;
     let size: number;
-    const off = this.off;
     if (first.length - off >= FRAME_HEADER_BYTES) {
       type = first[off]!;
       channel = (first[off + 1]! << 8) | first[off + 2]!;
@@ -167,6 +173,19 @@ export class AmqpFrameParser {
       if (size !== 0) throw new AmqpDecodeError(CodecReplyCode.FrameError, `heartbeat frame with a ${size}-byte payload`);
       if (channel !== 0) throw new AmqpDecodeError(CodecReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channel}`);
     }
+    this.hdrType = type;
+    this.hdrChannel = channel;
+    this.hdrSize = size;
+  }
+
+  private readFrameView(v: AmqpFrameView): ViewResult {
+    if (this.buffered < FRAME_HEADER_BYTES) return ViewResult.NeedMore;
+    let first = this.chunks[this.head]!;
+    const off = this.off;
+    this.readHeader(first);
+    const type = this.hdrType;
+    const channel = this.hdrChannel;
+    const size = this.hdrSize;
     const total = FRAME_HEADER_BYTES + size + 1;
     if (this.buffered < total) return ViewResult.NeedMore;
     if (first.length - off >= total) {
@@ -226,29 +245,10 @@ export class AmqpFrameParser {
   private readFrame(): AmqpFrame | null {
     if (this.buffered < FRAME_HEADER_BYTES) return null;
     let first = this.chunks[this.head]!;
-    let type: number;
-    let channel: number;
-    let size: number;
-    if (first.length - this.off >= FRAME_HEADER_BYTES) {
-      type = first[this.off]!;
-      channel = first.readUInt16BE(this.off + 1);
-      size = first.readUInt32BE(this.off + 3);
-    } else {
-      this.copyOut(this.peek, FRAME_HEADER_BYTES);
-      type = this.peek[0]!;
-      channel = this.peek.readUInt16BE(1);
-      size = this.peek.readUInt32BE(3);
-    }
-    if (type !== FrameType.Method && type !== FrameType.Header && type !== FrameType.Body && type !== FrameType.Heartbeat) {
-      throw new AmqpDecodeError(CodecReplyCode.FrameError, `unknown frame type ${type}`);
-    }
-    if (size > this.payloadMax) {
-      throw new AmqpDecodeError(CodecReplyCode.FrameError, `frame payload of ${size} bytes exceeds frame-max (payload limit ${this.payloadMax})`);
-    }
-    if (type === FrameType.Heartbeat) {
-      if (size !== 0) throw new AmqpDecodeError(CodecReplyCode.FrameError, `heartbeat frame with a ${size}-byte payload`);
-      if (channel !== 0) throw new AmqpDecodeError(CodecReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channel}`);
-    }
+    this.readHeader(first);
+    const type = this.hdrType;
+    const channel = this.hdrChannel;
+    const size = this.hdrSize;
     const total = FRAME_HEADER_BYTES + size + 1;
     if (this.buffered < total) return null;
     this.skip(FRAME_HEADER_BYTES);
