@@ -106,20 +106,25 @@ export class AmqpFrameParser {
     this.buffered += chunk.length;
   }
 
+  /** A decode error leaves the reader failed for good (its bytes dropped); any error is rethrown. */
+  private fail(err: unknown): never {
+    if (err instanceof AmqpDecodeError) {
+      this.failed = err;
+      this.chunks = [];
+      this.head = 0;
+      this.off = 0;
+      this.buffered = 0;
+    }
+    throw err;
+  }
+
   /** The next protocol header or frame, or null when more bytes are needed. Throws AmqpDecodeError. */
   next(): AmqpParsed | null {
     if (this.failed) throw this.failed;
     try {
       return this.headerPending ? this.readProtocolHeader() : this.readFrame();
     } catch (err) {
-      if (err instanceof AmqpDecodeError) {
-        this.failed = err;
-        this.chunks = [];
-        this.head = 0;
-        this.off = 0;
-        this.buffered = 0;
-      }
-      throw err;
+      this.fail(err);
     }
   }
 
@@ -133,14 +138,7 @@ export class AmqpFrameParser {
       if (this.headerPending) return this.readProtocolHeader() === null ? ViewResult.NeedMore : ViewResult.ProtocolHeader;
       return this.readFrameView(v);
     } catch (err) {
-      if (err instanceof AmqpDecodeError) {
-        this.failed = err;
-        this.chunks = [];
-        this.head = 0;
-        this.off = 0;
-        this.buffered = 0;
-      }
-      throw err;
+      this.fail(err);
     }
   }
 
