@@ -1,6 +1,7 @@
 // Generates src/protocols/amqp/codec/generated/*.ts from RabbitMQ's AMQP 0-9-1 JSON spec.
-// Usage (from the repo root): npx tsc -p . && node dist/scripts/gen-amqp-codec.js [specJson]
-// (default ../shared/specs/amqp/amqp-rabbitmq-0.9.1.json). Output is committed; rerun after changing this file.
+// Usage: npm run gen:amqp, or node dist/scripts/gen-amqp-codec.js [--out outDir] [specJson]
+// (defaults src/protocols/amqp/codec/generated and specs/amqp/amqp-rabbitmq-0.9.1.json, relative to the
+// repository root). Output is committed (test/codegen checks it is current); rerun after changing this file.
 //
 // Emits: constants.ts (frame types, reply codes and names, class/method ids), methods.ts (per-method args
 // interfaces, the AmqpMethod union, metadata, decodeMethod, encodeMethodFrame and one straight-line
@@ -122,7 +123,10 @@ function literal(v: unknown, type: string): string {
 }
 
 function main(): void {
-  const specPath = process.argv[2] !== undefined ? resolve(process.argv[2]) : resolve(ROOT, '../shared/specs/amqp/amqp-rabbitmq-0.9.1.json');
+  const args = process.argv.slice(2);
+  const outAt = args.indexOf('--out');
+  const outDir = outAt >= 0 ? resolve(args.splice(outAt, 2)[1]!) : resolve(ROOT, 'src/protocols/amqp/codec/generated');
+  const specPath = args[0] !== undefined ? resolve(args[0]) : resolve(ROOT, 'specs/amqp/amqp-rabbitmq-0.9.1.json');
   const spec = JSON.parse(readFileSync(specPath, 'utf8')) as Spec;
   const domains = new Map(spec.domains);
   const resolveType = (a: SpecArg): string => {
@@ -160,7 +164,6 @@ function main(): void {
     seen.add(key);
   }
 
-  const outDir = resolve(ROOT, 'src/protocols/amqp/codec/generated');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'constants.ts'), genConstants(spec, methods));
   writeFileSync(join(outDir, 'methods.ts'), genMethods(methods));

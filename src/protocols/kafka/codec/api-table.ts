@@ -1,5 +1,5 @@
 // The APIs Junction speaks and the version ranges it advertises in ApiVersions
-// (../shared/specs/kafka/README.md §3), with their generated codecs.
+// (chosen against kafkajs, librdkafka and kafka-python; docs/interop.md), with their generated codecs.
 import type { KafkaReader } from './reader.js';
 import type { KafkaWriter } from './writer.js';
 import * as g from './generated/index.js';
