@@ -20,6 +20,7 @@ import { defaultStreamConfig, Stream, type StreamConfig } from './streams/stream
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { Queue, type DeadLetterSink, type PublishOutcome, type QueueArguments } from './queues/queue.js';
 import { UserStore } from './auth/user-store.js';
+import { ProducerIdAllocator } from './producer-ids.js';
 import { DEFAULT_VHOST, Vhost } from './vhost.js';
 import {
   bindingMetaKey,
@@ -246,20 +247,11 @@ export class Broker {
 
   // ---- idempotent producers -----------------------------------------------------------------------------
 
-  private producerIdNext = -1;
-  private producerIdLimit = -1;
+  private producerIds: ProducerIdAllocator | undefined;
 
-  /** A new producer id, unique across restarts: ids are reserved in persisted blocks. */
-  async allocateProducerId(): Promise<bigint> {
-    if (this.producerIdNext < 0 || this.producerIdNext >= this.producerIdLimit) {
-      const rec = this.meta.get('setting', 'producer-id-block');
-      const start = rec ? Number(rec.value['end']) : 0;
-      const end = start + PRODUCER_ID_BLOCK;
-      await this.meta.put({ kind: 'setting', key: 'producer-id-block', value: { end } });
-      this.producerIdNext = start;
-      this.producerIdLimit = end;
-    }
-    return BigInt(this.producerIdNext++);
+  /** A new producer id, unique across connections and restarts (see producer-ids.ts). */
+  allocateProducerId(): Promise<bigint> {
+    return (this.producerIds ??= new ProducerIdAllocator(this.meta)).allocate();
   }
 
   // ---- consumer groups -----------------------------------------------------------------------------------
@@ -598,8 +590,6 @@ export class Broker {
 
 /** How often stream retention is applied. */
 const RETENTION_CHECK_MS = 60_000;
-/** Producer ids reserved per MetaStore write. */
-const PRODUCER_ID_BLOCK = 1000;
 /** The internal log of committed consumer-group offsets, one per vhost. */
 export const CONSUMER_OFFSETS = '__consumer_offsets';
 

@@ -153,14 +153,14 @@ test('idempotent producers, pipelined: after two failed appends in a row the ret
   };
   const s0 = ps.begin(5n, 0, 0, 3, Promise.resolve({ baseOffset: 0, lastOffset: 2 }));
   s0({ baseOffset: 0, lastOffset: 2 });
-  ps.check(5n, 0, 3);
+  ps.check(5n, 0, 3, 3);
   const s1 = ps.begin(5n, 0, 3, 3, failed());
-  ps.check(5n, 0, 6);
+  ps.check(5n, 0, 6, 3);
   const s2 = ps.begin(5n, 0, 6, 3, failed());
   s1(undefined);
   s2(undefined);
-  assert.deepEqual(ps.check(5n, 0, 3), { kind: 'append' }, 'the failed batch is retried from where the last stored one ended');
-  assert.deepEqual(ps.check(5n, 0, 0), { kind: 'duplicate', baseOffset: 0, lastOffset: 2 });
+  assert.deepEqual(ps.check(5n, 0, 3, 3), { kind: 'append' }, 'the failed batch is retried from where the last stored one ended');
+  assert.deepEqual(ps.check(5n, 0, 0, 3), { kind: 'duplicate', baseOffset: 0, lastOffset: 2 });
 });
 
 test('idempotent producers: a corrupt batch is refused before its sequence is taken', async () => {

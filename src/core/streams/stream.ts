@@ -92,7 +92,7 @@ export class Stream {
   }
 
   /**
-   * Idempotent producers across a restart: the producer state of a partition (last sequence per producer)
+   * Idempotent producers across a restart: the producer state of a partition (last batches per producer)
    * is rebuilt from the batch headers at the log's tail, the last PRODUCER_REBUILD_RECORDS records read in
    * at most PRODUCER_REBUILD_BYTES. A retried batch after a restart is then still recognised as a duplicate.
    */
@@ -112,7 +112,7 @@ export class Stream {
         const base = batchBaseOffset(data, pos);
         const last = base + batchLastOffsetDelta(data, pos);
         const pid = batchProducerId(data, pos);
-        if (pid >= 0n && last >= offset) ps.record(pid, batchProducerEpoch(data, pos), batchBaseSequence(data, pos), batchRecordCount(data, pos), base, last);
+        if (pid >= 0n && last >= offset) ps.record(pid, batchProducerEpoch(data, pos), batchBaseSequence(data, pos), last - base + 1, base, last);
         offset = Math.max(offset, last + 1);
         pos += len;
       }
@@ -158,7 +158,7 @@ export class Stream {
       const r = await log.append(batches, opts);
       return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTimeMs };
     }
-    const seen = ps.check(producerId, epoch, sequence);
+    const seen = ps.check(producerId, epoch, sequence, batchLastOffsetDelta(batches, 0) + 1);
     if (seen.kind === 'duplicate') return { baseOffset: seen.baseOffset, lastOffset: seen.lastOffset, logAppendTimeMs, duplicate: true };
     if (seen.kind === 'duplicate-pending') {
       const r = await seen.pending;

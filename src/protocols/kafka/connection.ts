@@ -13,6 +13,7 @@ import { readRequestHeader, responseFrame, splitFrames, API_VERSIONS_KEY } from 
 import { KafkaDecodeError, KafkaReader } from './codec/reader.js';
 import { dispatch, API_VERSIONS_MAX } from './dispatch.js';
 import { KafkaError } from './errors.js';
+import { PRODUCE_VERSION_ACCEPTED_MIN } from './handlers/produce.js';
 import type { HandlerContext } from './handlers/context.js';
 import type { Broker } from '../../core/broker.js';
 import type { KafkaSettings } from './handlers/context.js';
@@ -220,6 +221,11 @@ export class KafkaConnection {
     } catch (err) {
       if (!(err instanceof KafkaDecodeError)) throw err;
       log.warn({ remote: this.ctx.clientHost, apiKey: header.apiKey, err: err.message }, 'malformed request; closing connection');
+      return this.endAfterAnswers();
+    }
+    if (header.apiKey === PRODUCE_KEY && header.apiVersion < PRODUCE_VERSION_ACCEPTED_MIN && (req as { acks: number }).acks === 0) {
+      // Kafka answers an old Produce with UNSUPPORTED_VERSION, or closes when acks=0 allows no answer.
+      log.warn({ remote: this.ctx.clientHost, version: header.apiVersion }, 'Produce version below 3 with acks=0; closing connection');
       return this.endAfterAnswers();
     }
     if (header.apiKey === SASL_HANDSHAKE) return this.saslHandshake(header.correlationId, header.apiVersion, req as SaslHandshakeRequest);

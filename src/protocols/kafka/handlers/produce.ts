@@ -1,12 +1,26 @@
-// Produce (key 0), versions 3-7: validates and appends record batches as sent; acks=0 gets no response.
+// Produce (key 0), versions 3-7 accepted (0-7 advertised, see codec/api-table.ts): validates and appends
+// record batches as sent; acks=0 gets no response. v0-v2 (message sets v0/v1) are answered with
+// UNSUPPORTED_VERSION for every partition, as Kafka 4 does; with acks=0 the connection closes instead.
 import type { ProduceRequest, ProduceResponse } from '../codec/generated/index.js';
 import { defaultProduceResponse } from '../codec/generated/index.js';
 import { KafkaError, kafkaErrorOf } from '../errors.js';
 import { findTopic, type HandlerContext } from './context.js';
 
-export const produceVersions = [3, 7] as const;
+/** The oldest Produce version accepted (RecordBatch v2); older ones are advertised but refused. */
+export const PRODUCE_VERSION_ACCEPTED_MIN = 3;
 
-export async function handleProduce(ctx: HandlerContext, req: ProduceRequest): Promise<ProduceResponse> {
+function refuseOldVersion(req: ProduceRequest): ProduceResponse {
+  const res = defaultProduceResponse();
+  const errorMessage = `Produce versions below ${PRODUCE_VERSION_ACCEPTED_MIN} are not supported`;
+  for (const t of req.topicData) {
+    const partitionResponses = t.partitionData.map((p) => ({ index: p.index, errorCode: KafkaError.UNSUPPORTED_VERSION, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage, currentLeader: { leaderId: -1, leaderEpoch: -1 } }));
+    res.responses.push({ name: t.name, partitionResponses });
+  }
+  return res;
+}
+
+export async function handleProduce(ctx: HandlerContext, req: ProduceRequest, version: number): Promise<ProduceResponse> {
+  if (version < PRODUCE_VERSION_ACCEPTED_MIN) return refuseOldVersion(req);
   const res = defaultProduceResponse();
   const durable = req.acks !== 0;
   await Promise.all(
