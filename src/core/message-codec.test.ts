@@ -4,10 +4,12 @@ import fc from 'fast-check';
 import { BrokerError, ErrorCode } from '../lib/errors.js';
 import { decodeBatch, encodeBatch, type Record } from '../storage/log/record-batch.js';
 import type { FieldTable, FieldValue, Message, MessageProperties } from './message.js';
+import { interopWarningCounts } from './interop-warnings.js';
 import {
   addXDeath,
   decodeFieldTable,
   decodeMessage,
+  decodeMessageStrict,
   encodeFieldTable,
   encodeMessage,
   encodeProperties,
@@ -178,7 +180,7 @@ describe('message codec', () => {
           for (const [at, byte] of mutations) v[at % v.length] = byte;
           if (cut !== undefined) v = v.subarray(0, cut % (v.length + 1));
           rec.headers[0] = { key: PROPERTIES_HEADER_KEY, value: v };
-          assertOnlyBrokerError(() => decodeMessage(rec));
+          assertOnlyBrokerError(() => decodeMessageStrict(rec));
         },
       ),
       { numRuns: 3000 },
@@ -197,25 +199,37 @@ describe('message codec', () => {
     const v = encodeProperties(m)!;
     for (let n = 0; n < v.length; n++) {
       const rec: Record = { offset: 0, timestamp: 1, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: v.subarray(0, n) }] };
-      assert.throws(() => decodeMessage(rec), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.CorruptData);
+      assert.throws(() => decodeMessageStrict(rec), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.CorruptData);
     }
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         const b = Buffer.from(bytes);
         if (b.length > 0) b[0] = 1; // valid version, random rest
-        assertOnlyBrokerError(() => decodeMessage({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: b }] }));
+        assertOnlyBrokerError(() => decodeMessageStrict({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: b }] }));
       }),
       { numRuns: 2000 },
     );
     // a huge declared count must not allocate
     const huge = Buffer.from([1, 0x20, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f]);
-    assert.throws(() => decodeMessage({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: huge }] }), BrokerError);
+    assert.throws(() => decodeMessageStrict({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: huge }] }), BrokerError);
     // null value, duplicate header
-    assert.throws(() => decodeMessage({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: null }] }), BrokerError);
+    assert.throws(() => decodeMessageStrict({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: null }] }), BrokerError);
     assert.throws(
-      () => decodeMessage({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: v }, { key: PROPERTIES_HEADER_KEY, value: v }] }),
+      () => decodeMessageStrict({ offset: 0, timestamp: 0, key: null, value: null, headers: [{ key: PROPERTIES_HEADER_KEY, value: v }, { key: PROPERTIES_HEADER_KEY, value: v }] }),
       BrokerError,
     );
+  });
+
+  test('a record with a bad reserved header decodes as a plain record (properties dropped, counted), never throws', () => {
+    const before = interopWarningCounts()['corrupt-properties'];
+    const bad = [Buffer.from('garbage'), Buffer.from([1, 0x20, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f]), null];
+    for (const value of bad) {
+      const rec: Record = { offset: 7, timestamp: 5, key: Buffer.from('k'), value: Buffer.from('v'), headers: [{ key: 'a', value: Buffer.from('1') }, { key: PROPERTIES_HEADER_KEY, value }] };
+      assert.throws(() => decodeMessageStrict(rec), BrokerError);
+      const m = decodeMessage(rec);
+      assert.deepStrictEqual(m, { key: Buffer.from('k'), value: Buffer.from('v'), timestamp: 5, headers: [{ key: 'a', value: Buffer.from('1') }], properties: {} });
+    }
+    assert.equal(interopWarningCounts()['corrupt-properties'], before + bad.length);
   });
 
   test('other jx. headers are dropped on decode; the reserved header can sit anywhere', () => {

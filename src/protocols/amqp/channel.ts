@@ -15,7 +15,7 @@ import type { AmqpConnection } from './connection.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
 import { AmqpError, accessRefused, amqpErrorOf, notAllowed, notFound, notImplemented, preconditionFailed } from './errors.js';
 import { messagePropertiesFromPublish, propertiesOf } from './properties.js';
-import { encodeBasicProperties } from './codec/content-header.js';
+import { deliveryPropertiesBytes } from './deliverable.js';
 import { intValue, lookup, parseQueueArguments } from './queue-arguments.js';
 import { StreamSubscription, parseStreamOffset } from './stream-consumer.js';
 
@@ -691,7 +691,7 @@ export class AmqpChannel implements ReplyTarget {
       // The AMQP properties depend on m.properties alone: encode them once per properties object (messages
       // of one publisher share theirs), then copy the bytes.
       if (m.properties !== this.memoDeliveryProps) {
-        this.memoDeliveryBytes = encodeBasicProperties(propertiesOf(m));
+        this.memoDeliveryBytes = deliveryPropertiesBytes(propertiesOf(m), this.conn.frameMax);
         this.memoDeliveryProps = m.properties;
       }
       this.conn.contentOut.deliveryEncoded(this.id, consumerTag, tag, redelivered, m.exchange ?? '', m.routingKey ?? '', this.memoDeliveryBytes, m.value ?? EMPTY, this.conn.frameMax);

@@ -1,8 +1,9 @@
 // Outgoing content in bulk: deliveries (and returns, get-oks) of one turn are encoded back to back into one
 // growable buffer and leave in a single socket write, instead of three or more small buffers per message.
-import { writeBasicProperties, type BasicProperties } from './codec/generated/basic-properties.js';
+import type { BasicProperties } from './codec/generated/basic-properties.js';
 import { FRAME_END, FrameType } from './codec/generated/constants.js';
 import { AmqpWriter } from './codec/writer.js';
+import { deliveryPropertiesBytes, expressibleShortstr } from './deliverable.js';
 
 const BASIC_DELIVER = (60 << 16) | 60;
 /** A batch at least this large (and filling at least half its buffer) leaves without a copy. */
@@ -24,20 +25,12 @@ export class FrameBatch {
     return this.w.pos;
   }
 
-  /** basic.deliver + content header + body frames. */
+  /**
+   * basic.deliver + content header + body frames. The properties are encoded first (fields AMQP cannot carry
+   * dropped, deliverable.ts): nothing can fail once the first byte of the delivery is in the batch.
+   */
   delivery(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, exchange: string, routingKey: string, props: BasicProperties, body: Buffer, frameMax: number): void {
-    const w = this.w;
-    const start = this.open(FrameType.Method, channel);
-    w.long(BASIC_DELIVER);
-    w.shortstr(consumerTag);
-    w.ensure(9);
-    w.pos = w.buf.writeUInt32BE(Math.floor(deliveryTag / 0x1_0000_0000), w.pos);
-    w.pos = w.buf.writeUInt32BE(deliveryTag >>> 0, w.pos);
-    w.octet(redelivered ? 1 : 0);
-    w.shortstr(exchange);
-    w.shortstr(routingKey);
-    this.close(start);
-    this.content(channel, props, body, frameMax);
+    this.deliveryEncoded(channel, consumerTag, deliveryTag, redelivered, exchange, routingKey, deliveryPropertiesBytes(props, frameMax), body, frameMax);
   }
 
   /**
@@ -103,6 +96,9 @@ export class FrameBatch {
   private dTail: Buffer = Buffer.alloc(0);
 
   private prepareDeliver(channel: number, consumerTag: string, exchange: string, routingKey: string): void {
+    // Checked before anything is kept: a name that is no shortstr goes out empty (a dropped field).
+    const x = expressibleShortstr(exchange, 'exchange');
+    const k = expressibleShortstr(routingKey, 'routing-key');
     const h = new AmqpWriter(64);
     h.octet(FrameType.Method);
     h.short(channel);
@@ -110,8 +106,8 @@ export class FrameBatch {
     h.long(BASIC_DELIVER);
     h.shortstr(consumerTag);
     const t = new AmqpWriter(64);
-    t.shortstr(exchange);
-    t.shortstr(routingKey);
+    t.shortstr(x);
+    t.shortstr(k);
     t.octet(FRAME_END);
     const head = h.take();
     const tail = t.take();
@@ -124,8 +120,9 @@ export class FrameBatch {
     this.dKey = routingKey;
   }
 
-  /** Content header + body frames (after a method the caller encoded). */
+  /** Content header + body frames (after a method the caller encoded); properties checked as for delivery. */
   content(channel: number, props: BasicProperties, body: Buffer, frameMax: number): void {
+    const encoded = deliveryPropertiesBytes(props, frameMax);
     const w = this.w;
     const start = this.open(FrameType.Header, channel);
     w.short(60);
@@ -133,7 +130,7 @@ export class FrameBatch {
     w.ensure(8);
     w.pos = w.buf.writeUInt32BE(Math.floor(body.length / 0x1_0000_0000), w.pos);
     w.pos = w.buf.writeUInt32BE(body.length >>> 0, w.pos);
-    writeBasicProperties(w, props);
+    w.bytes(encoded);
     this.close(start);
     const per = frameMax === 0 ? body.length : frameMax - 8;
     for (let at = 0; at < body.length; at += per) {
