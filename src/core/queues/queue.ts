@@ -729,7 +729,7 @@ export class Queue {
     this.state.settle(offset);
     if (++this.settlesSinceTrim >= 10_000) {
       this.settlesSinceTrim = 0;
-      void this.trimLog();
+      this.trimLog().catch((err: Error) => this.logger.error({ queue: this.name, vhost: this.vhost, err: err.message }, 'log trim failed; segments kept until the next trim'));
     }
   }
 

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { MemoryFileSystem } from '../fs/memory-fs.js';
 import { RangeSet } from './range-set.js';
 import { SettlementLog } from './settlement-log.js';
+import { StorageError } from '../../lib/errors.js';
 
 test('RangeSet merges neighbours and counts members', () => {
   const r = new RangeSet();
@@ -113,4 +114,31 @@ test('RangeSet handles offsets beyond 2^32 and huge prefix ranges', () => {
   r.add(5_000_000_001);
   assert.equal(r.firstGapFrom(0), 5_000_000_003);
   assert.deepEqual(r.ranges(), [[0, 5_000_000_003]]);
+});
+
+test('a bad length in the middle of the settlement journal is refused as corruption, not dropped as a torn tail', async () => {
+  const fs = new MemoryFileSystem();
+  const s = await SettlementLog.open(fs, '/q', { fsync: 'always' });
+  for (let i = 0; i < 4; i++) {
+    s.settleRange(i * 10, i * 10 + 5);
+    await s.flush();
+  }
+  await s.close();
+  const j = await fs.readFile('/q/settlement.journal');
+  const second = 8 + j.readUInt32BE(0);
+  // Flip the high byte of the second frame's length: it now reaches past the end of the file.
+  fs.corrupt('/q/settlement.journal', second, 1);
+  await assert.rejects(
+    SettlementLog.open(fs, '/q', { fsync: 'always' }),
+    (e: unknown) => e instanceof StorageError && e.kind === 'CORRUPT' && e.position === second && e.message.includes('/q/settlement.journal'),
+  );
+  assert.equal((await fs.readFile('/q/settlement.journal')).length, j.length, 'nothing truncated');
+  // A torn last frame is still a tail: cut off, the frames before it kept.
+  fs.corrupt('/q/settlement.journal', second, 1);
+  const h = await fs.open('/q/settlement.journal', 'rw');
+  await h.truncate(j.length - 3);
+  await h.sync();
+  const t = await SettlementLog.open(fs, '/q', { fsync: 'always' });
+  assert.deepEqual([t.isSettled(24), t.isSettled(30)], [true, false]);
+  await t.close();
 });

@@ -10,6 +10,7 @@ import { crc32c } from '@node-rs/crc32';
 import { StorageError, toStorageError } from '../../lib/errors.js';
 import { childLogger } from '../../lib/logger.js';
 import { joinPath, type FileHandle, type FileSystem } from '../fs/file-system.js';
+import { checkFrame, findValidFrameAfter, type FrameLimits } from '../journal-frames.js';
 import type { FsyncPolicy } from '../log/types.js';
 import { RangeSet } from './range-set.js';
 import type { SettlementLogApi } from './types.js';
@@ -20,6 +21,20 @@ const FORMAT = 1;
 const OP_SETTLE = 1;
 const OP_DELIVER = 2;
 const FRAME_BYTES_MAX = 64 * 1024 * 1024;
+/** A failed journal write is retried after this long (and at every flush before then). */
+const RETRY_MS = 1000;
+
+/** A payload is a sequence number then whole ops. */
+function validPayload(f: Buffer): boolean {
+  let p = 8;
+  while (p < f.length) {
+    if (f[p] === OP_SETTLE) p += 17;
+    else if (f[p] === OP_DELIVER) p += 9;
+    else return false;
+  }
+  return p === f.length;
+}
+const FRAME_LIMITS: FrameLimits = { payloadBytesMin: 8, payloadBytesMax: FRAME_BYTES_MAX, validPayload };
 
 export interface SettlementLogOptions {
   fsync: FsyncPolicy;
@@ -38,6 +53,11 @@ export class SettlementLog implements SettlementLogApi {
   private tail: Promise<void> = Promise.resolve();
   private seq = 0;
   private closed = false;
+  /** Journal size after the last frame written whole: a failed write is cut back to it before the next. */
+  private goodEnd = 0;
+  private failure: StorageError | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private compactFailing = false;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -85,31 +105,22 @@ export class SettlementLog implements SettlementLogApi {
     let pos = 0;
     const path = joinPath(this.dir, JOURNAL);
     while (pos < size) {
-      const bad = (reason: string) => ({ reason });
-      let problem: { reason: string } | undefined;
-      let frameEnd = 0;
-      if (size - pos < 8) problem = bad('short header');
-      else {
-        const len = buf.readUInt32BE(pos);
-        frameEnd = pos + 8 + len;
-        if (len < 8 || len > FRAME_BYTES_MAX || frameEnd > size) problem = bad('short or bad length');
-        else if (crc32c(buf.subarray(pos + 8, frameEnd)) !== buf.readUInt32BE(pos + 4)) problem = bad('bad checksum');
-      }
-      if (problem) {
-        if (problem.reason === 'bad checksum' && frameEnd + 8 <= size) {
-          const len2 = buf.readUInt32BE(frameEnd);
-          const end2 = frameEnd + 8 + len2;
-          if (end2 <= size && len2 >= 8 && crc32c(buf.subarray(frameEnd + 8, end2)) === buf.readUInt32BE(frameEnd + 4)) {
-            throw new StorageError('CORRUPT', `settlement journal ${path} is corrupt at offset ${pos} with valid entries after it`, path, pos);
-          }
+      const frame = checkFrame(buf, pos, size, FRAME_LIMITS);
+      if (!frame.ok) {
+        // A torn tail when nothing valid follows it anywhere; corruption (refused) otherwise: the frames after
+        // it hold acknowledged settlements.
+        const next = findValidFrameAfter(buf, pos, size, FRAME_LIMITS);
+        if (next >= 0) {
+          throw new StorageError('CORRUPT', `settlement journal ${path} is corrupt at offset ${pos} (${frame.reason}) and a valid entry follows at offset ${next}`, path, pos);
         }
-        this.log.warn({ file: path, position: pos, reason: problem.reason }, 'torn settlement journal tail truncated');
+        this.log.warn({ file: path, position: pos, reason: frame.reason }, 'torn settlement journal tail truncated');
         await this.journal.truncate(pos);
         break;
       }
-      this.replayFrame(buf.subarray(pos + 8, frameEnd));
-      pos = frameEnd;
+      this.replayFrame(frame.payload);
+      pos = frame.end;
     }
+    this.goodEnd = this.journal.size;
   }
 
   private replayFrame(f: Buffer): void {
@@ -187,12 +198,18 @@ export class SettlementLog implements SettlementLogApi {
     this.schedule();
   }
 
+  /** The last journal write failed (and nothing was written since): settlements stay buffered and are retried. */
+  get failed(): StorageError | undefined {
+    return this.failure;
+  }
+
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.flush().catch((err: Error) => this.log.error({ dir: this.dir, err: err.message }, 'settlement write failed'));
+      // A failure is logged and retried by writePending (see fail()); nothing else is left to do here.
+      this.flush().catch(() => undefined);
     });
   }
 
@@ -203,23 +220,26 @@ export class SettlementLog implements SettlementLogApi {
   }
 
   private async writePending(): Promise<void> {
-    const ns = this.pendingStarts.length;
-    const nd = this.pendingDelivered.length;
+    const starts = this.pendingStarts;
+    const ends = this.pendingEnds;
+    const delivered = this.pendingDelivered;
+    const ns = starts.length;
+    const nd = delivered.length;
     if (ns === 0 && nd === 0) return;
     const payload = Buffer.allocUnsafe(8 + ns * 17 + nd * 9);
     this.seq++;
     payload.writeDoubleBE(this.seq, 0);
     let p = 8;
     // Deliveries first: a delivery and a settle of the same offset in one frame end settled.
-    for (const o of this.pendingDelivered) {
+    for (const o of delivered) {
       payload[p] = OP_DELIVER;
       payload.writeDoubleBE(o, p + 1);
       p += 9;
     }
     for (let i = 0; i < ns; i++) {
       payload[p] = OP_SETTLE;
-      payload.writeDoubleBE(this.pendingStarts[i]!, p + 1);
-      payload.writeDoubleBE(this.pendingEnds[i]!, p + 9);
+      payload.writeDoubleBE(starts[i]!, p + 1);
+      payload.writeDoubleBE(ends[i]!, p + 9);
       p += 17;
     }
     this.pendingStarts = [];
@@ -228,15 +248,48 @@ export class SettlementLog implements SettlementLogApi {
     const header = Buffer.allocUnsafe(8);
     header.writeUInt32BE(payload.length, 0);
     header.writeUInt32BE(crc32c(payload), 4);
-    const before = this.journal.size;
     try {
+      // What a failed write left behind is cut off first: a frame must never follow a damaged one.
+      if (this.journal.size !== this.goodEnd) await this.journal.truncate(this.goodEnd);
       await this.journal.append([header, payload]);
       if (this.opts.fsync === 'always') await this.journal.sync();
     } catch (err) {
-      await this.journal.truncate(before).catch(() => undefined);
-      throw toStorageError(err, joinPath(this.dir, JOURNAL));
+      await this.journal.truncate(this.goodEnd).catch(() => undefined);
+      // None of this frame counts: its changes go back before those buffered since, for the next try.
+      this.pendingStarts = starts.concat(this.pendingStarts);
+      this.pendingEnds = ends.concat(this.pendingEnds);
+      this.pendingDelivered = delivered.concat(this.pendingDelivered);
+      throw this.fail(toStorageError(err, joinPath(this.dir, JOURNAL)));
     }
-    if (this.journal.size > (this.opts.compactBytes ?? 1024 * 1024)) await this.compactNow();
+    this.goodEnd = this.journal.size;
+    if (this.failure) {
+      this.log.warn({ dir: this.dir }, 'settlement journal writes work again');
+      this.failure = undefined;
+    }
+    if (this.journal.size > (this.opts.compactBytes ?? 1024 * 1024)) {
+      // The frame is written: a failed compaction is retried at the next write, not reported to this one.
+      try {
+        await this.compactNow();
+        this.compactFailing = false;
+      } catch (err) {
+        if (!this.compactFailing) this.log.error({ dir: this.dir, err: (err as Error).message }, 'settlement compaction failed; retried at the next write');
+        this.compactFailing = true;
+      }
+    }
+  }
+
+  /** Enters (or stays in) the failed state: logged once, retried every RETRY_MS until a write succeeds. */
+  private fail(e: StorageError): StorageError {
+    if (!this.failure) this.log.error({ dir: this.dir, kind: e.kind, err: e.message }, 'settlement journal write failed; settlements stay buffered and are retried');
+    this.failure = e;
+    if (!this.retryTimer && !this.closed) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (!this.closed) this.flush().catch(() => undefined);
+      }, RETRY_MS);
+      this.retryTimer.unref();
+    }
+    return e;
   }
 
   compact(): Promise<void> {
@@ -270,6 +323,7 @@ export class SettlementLog implements SettlementLogApi {
     }
     await this.fs.writeFileAtomic(joinPath(this.dir, SNAPSHOT), b);
     await this.journal.truncate(0);
+    this.goodEnd = 0;
     await this.journal.sync();
   }
 
@@ -277,6 +331,7 @@ export class SettlementLog implements SettlementLogApi {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.tail;
     await this.journal.sync().catch(() => undefined);
     await this.journal.close();
@@ -284,6 +339,7 @@ export class SettlementLog implements SettlementLogApi {
 
   async destroy(): Promise<void> {
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.tail;
     await this.journal.close().catch(() => undefined);
     await this.fs.rmdir(this.dir);

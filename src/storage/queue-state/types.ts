@@ -2,6 +2,7 @@
 // dead-lettered, expired, dropped) and how often unsettled ones were delivered. Stored compactly as
 // ranges in a per-queue append-only state log, compacted (snapshot + truncate) from time to time.
 // Never lossy: an offset recorded as settled is never reported unsettled after reopen.
+import type { StorageError } from '../../lib/errors.js';
 
 export interface SettlementState {
   /** Lowest offset that is not settled (every offset below it is settled). */
@@ -22,6 +23,11 @@ export interface SettlementLogApi extends SettlementState {
   settleRange(start: number, endExclusive: number): void;
   /** Records one more delivery of `offset`. Buffered like settle. */
   markDelivered(offset: number): void;
+  /**
+   * The journal write that failed last, while no later one has succeeded: the settlements stay buffered
+   * and are retried (every second, and at each flush) until the fault clears.
+   */
+  readonly failed: StorageError | undefined;
   /** Resolves when everything buffered so far is written (and fsync'd when the policy asks). */
   flush(): Promise<void>;
   /** Rewrites the state compactly (snapshot) and drops the old journal. Called automatically past a size bound. */
