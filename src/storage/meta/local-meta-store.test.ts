@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { NodeFileSystem } from '../fs/node-fs.js';
+import { MemoryFileSystem } from '../fs/memory-fs.js';
 import { StorageError } from '../../lib/errors.js';
 import { LocalMetaStore } from './local-meta-store.js';
 import type { MetaRecord } from './meta-store.js';
@@ -84,4 +85,63 @@ test('property: a crash at any byte of the journal keeps exactly a prefix of the
     }),
     { numRuns: 40 },
   );
+});
+
+test('a bad length field in the middle of the journal refuses to start instead of dropping the later entries', async () => {
+  const d = dir();
+  let m = await LocalMetaStore.open(fs, d);
+  for (const k of ['a', 'b', 'c', 'd']) await m.put(rec(k, 1));
+  await m.close();
+  const jp = join(d, 'meta.journal');
+  const before = readFileSync(jp);
+  // The second entry's length: make it point past the end of the file (reads as 'short entry'), then at a
+  // place inside the file (reads as a bad checksum); entries 3 and 4 are valid after it either way.
+  const second = 8 + before.readUInt32BE(0);
+  for (const len of [0x00ffffff, before.readUInt32BE(second) + 3]) {
+    const buf = Buffer.from(before);
+    buf.writeUInt32BE(len, second);
+    writeFileSync(jp, buf);
+    await assert.rejects(
+      LocalMetaStore.open(fs, d),
+      (e: unknown) => e instanceof StorageError && e.kind === 'CORRUPT' && e.position === second && e.message.includes(jp) && e.message.includes(`offset ${second}`),
+    );
+    assert.deepEqual(readFileSync(jp), buf, 'the journal is left as it was');
+  }
+});
+
+test('a torn tail is still repaired, and the store says it was (repairedTail)', async () => {
+  const d = dir();
+  let m = await LocalMetaStore.open(fs, d);
+  await m.put(rec('a', 1));
+  await m.put(rec('b', 2));
+  assert.equal(m.repairedTail, false);
+  await m.close();
+  const jp = join(d, 'meta.journal');
+  const full = statSync(jp).size;
+  truncateSync(jp, full - 3);
+  m = await LocalMetaStore.open(fs, d);
+  assert.equal(m.repairedTail, true);
+  assert.deepEqual(m.list('queue'), [rec('a', 1)]);
+  await m.put(rec('c', 3));
+  await m.close();
+  m = await LocalMetaStore.open(fs, d);
+  assert.equal(m.repairedTail, false);
+  assert.deepEqual(m.list('queue'), [rec('a', 1), rec('c', 3)]);
+  await m.close();
+});
+
+test('a write whose partial entry could not be cut back is removed before the next write', async () => {
+  const mem = new MemoryFileSystem();
+  const m = await LocalMetaStore.open(mem, '/meta');
+  await m.put(rec('a', 1));
+  mem.capacityBytes = mem.usedBytes() + 10; // the next entry is written only in part (ENOSPC)
+  mem.failNext('truncate', 'EIO'); // and cutting it back fails too
+  await assert.rejects(m.put(rec('b', 2)), (e: unknown) => e instanceof StorageError && e.kind === 'ENOSPC');
+  mem.capacityBytes = Number.MAX_SAFE_INTEGER;
+  await m.put(rec('c', 3));
+  await m.close();
+  const r = await LocalMetaStore.open(mem, '/meta');
+  assert.equal(r.repairedTail, false);
+  assert.deepEqual(r.list('queue'), [rec('a', 1), rec('c', 3)]);
+  await r.close();
 });

@@ -9,11 +9,11 @@ import { StorageError, toStorageError } from '../../lib/errors.js';
 import { Limits } from '../../lib/limits.js';
 import { childLogger } from '../../lib/logger.js';
 import { joinPath, type FileHandle, type FileSystem } from '../fs/file-system.js';
+import { checkFrame, findValidFrameAfter, FRAME_HEADER_BYTES, type FrameLimits } from '../journal-frames.js';
 import type { MetaKind, MetaOp, MetaRecord, MetaStore } from './meta-store.js';
 
 const SNAPSHOT = 'meta.snapshot';
 const JOURNAL = 'meta.journal';
-const FRAME_HEADER_BYTES = 8;
 const FORMAT = 1;
 /** Largest single journal entry (a whole apply()). */
 const ENTRY_BYTES_MAX = 64 * 1024 * 1024;
@@ -30,6 +30,9 @@ export class LocalMetaStore implements MetaStore {
   private readonly records = new Map<string, MetaRecord>();
   private tail: Promise<void> = Promise.resolve();
   private closed = false;
+  private tailRepaired = false;
+  /** Journal size after the last entry written whole; a failed write is cut back to it before the next. */
+  private goodEnd = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -83,14 +86,32 @@ export class LocalMetaStore implements MetaStore {
         pos = frame.end;
         continue;
       }
-      // A bad frame: a torn tail when nothing valid follows it, corruption otherwise.
-      const next = frame.end !== undefined && frame.end < n ? readFrame(buf, frame.end, n) : undefined;
-      if (next?.ok) throw new StorageError('CORRUPT', `metadata journal ${path} is corrupt at offset ${pos} (${frame.reason}) with valid entries after it`, path, pos);
+      // A bad frame: a torn tail when nothing valid follows it anywhere, corruption otherwise.
+      const next = findValidFrameAfter(buf, pos, n, FRAME_LIMITS);
+      if (next >= 0) {
+        throw new StorageError(
+          'CORRUPT',
+          `metadata journal ${path} is corrupt at offset ${pos} (${frame.reason}) and a valid entry follows at offset ${next}: ` +
+            'refusing to start (a torn write only ever damages the end; restore the data dir from a backup)',
+          path,
+          pos,
+        );
+      }
       this.log.warn({ file: path, position: pos, reason: frame.reason, droppedBytes: n - pos }, 'torn metadata journal tail truncated');
       await this.journal.truncate(pos);
       await this.journal.sync();
+      this.tailRepaired = true;
       break;
     }
+    this.goodEnd = this.journal.size;
+  }
+
+  /**
+   * True when open() truncated a torn journal tail: definitions changed just before a crash may be missing,
+   * so data that no definition names must not be deleted on the journal's word.
+   */
+  get repairedTail(): boolean {
+    return this.tailRepaired;
   }
 
   all(): MetaRecord[] {
@@ -129,18 +150,23 @@ export class LocalMetaStore implements MetaStore {
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32BE(payload.length, 0);
     header.writeUInt32BE(crc32c(payload), 4);
-    const before = this.journal.size;
     try {
+      // A failed earlier write whose partial entry could not be removed then is removed now: an entry must
+      // never follow a damaged one (that reads as corruption at the next start).
+      if (this.journal.size !== this.goodEnd) await this.journal.truncate(this.goodEnd);
       await this.journal.append([header, payload]);
       await this.journal.sync();
     } catch (err) {
-      // Leave no partial entry behind: it would read as a torn tail, but later entries must not follow it.
-      await this.journal.truncate(before).catch(() => undefined);
+      await this.journal.truncate(this.goodEnd).catch(() => undefined);
       throw toStorageError(err, joinPath(this.dir, JOURNAL));
     }
+    this.goodEnd = this.journal.size;
     this.seq = seq;
     this.applyInMemory(ops);
-    if (this.journal.size > this.journalBytesMax) await this.snapshot();
+    if (this.journal.size > this.journalBytesMax) {
+      // The entry is durable and applied: a failed snapshot is retried at the next write, not reported here.
+      await this.snapshot().catch((err: Error) => this.log.error({ dir: this.dir, err: err.message }, 'metadata snapshot failed; retried at the next change'));
+    }
   }
 
   private applyInMemory(ops: readonly MetaOp[]): void {
@@ -155,6 +181,7 @@ export class LocalMetaStore implements MetaStore {
     const data = Buffer.from(JSON.stringify({ format: FORMAT, seq: this.seq, records: this.all() }), 'utf8');
     await this.fs.writeFileAtomic(joinPath(this.dir, SNAPSHOT), data);
     await this.journal.truncate(0);
+    this.goodEnd = 0;
     await this.journal.sync();
   }
 
@@ -166,21 +193,21 @@ export class LocalMetaStore implements MetaStore {
   }
 }
 
-type FrameRead = { ok: true; value: Frame; end: number } | { ok: false; reason: string; end?: number };
+type FrameRead = { ok: true; value: Frame; end: number } | { ok: false; reason: string };
 
-function readFrame(buf: Buffer, pos: number, end: number): FrameRead {
-  if (end - pos < FRAME_HEADER_BYTES) return { ok: false, reason: 'short header' };
-  const len = buf.readUInt32BE(pos);
-  if (len > ENTRY_BYTES_MAX) return { ok: false, reason: 'bad length' };
-  const frameEnd = pos + FRAME_HEADER_BYTES + len;
-  if (frameEnd > end) return { ok: false, reason: 'short entry' };
-  const payload = buf.subarray(pos + FRAME_HEADER_BYTES, frameEnd);
-  if (crc32c(payload) !== buf.readUInt32BE(pos + 4)) return { ok: false, reason: 'bad checksum', end: frameEnd };
+function parseFrame(payload: Buffer): Frame | undefined {
   try {
     const value = JSON.parse(payload.toString('utf8')) as Frame;
-    if (typeof value.seq !== 'number' || !Array.isArray(value.ops)) return { ok: false, reason: 'bad entry', end: frameEnd };
-    return { ok: true, value, end: frameEnd };
+    return typeof value?.seq === 'number' && Array.isArray(value.ops) ? value : undefined;
   } catch {
-    return { ok: false, reason: 'bad entry', end: frameEnd };
+    return undefined;
   }
+}
+
+/** Shortest payload: `{"seq":1,"ops":[]}`. */
+const FRAME_LIMITS: FrameLimits = { payloadBytesMin: 18, payloadBytesMax: ENTRY_BYTES_MAX, validPayload: (p) => parseFrame(p) !== undefined };
+
+function readFrame(buf: Buffer, pos: number, end: number): FrameRead {
+  const c = checkFrame(buf, pos, end, FRAME_LIMITS);
+  return c.ok ? { ok: true, value: parseFrame(c.payload)!, end: c.end } : c;
 }

@@ -25,5 +25,10 @@ export interface MetaStore {
   apply(ops: readonly MetaOp[]): Promise<void>;
   put(record: MetaRecord): Promise<void>;
   delete(kind: MetaKind, key: string): Promise<void>;
+  /**
+   * True when open() repaired the journal by truncating a torn tail: changes made just before a crash may
+   * be missing, so data that no record names must not be deleted on the store's word.
+   */
+  readonly repairedTail: boolean;
   close(): Promise<void>;
 }
