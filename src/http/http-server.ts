@@ -2,11 +2,17 @@
 // serves /api/health. Routes are a plain table over node:http: the surface is small and fixed.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Broker } from '../core/broker.js';
+import type { ResourceAlarms } from '../core/resource-alarms.js';
 
 /** Request line and header bytes node:http accepts before answering 431. */
 const HEADER_BYTES_MAX = 16 * 1024;
 
-type Handler = (req: IncomingMessage, res: ServerResponse, broker: Broker) => void;
+export interface HttpServerOptions {
+  /** Resource alarms in force: while one is on, /api/health answers 503 naming it. */
+  alarms?: ResourceAlarms;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, broker: Broker, opts: HttpServerOptions) => void;
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -15,17 +21,23 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 const routes: Record<string, Handler> = {
-  'GET /api/health': (_req, res, broker) => {
+  // 200 {"status":"ok",...} while the broker runs; 503 with "status":"stopping" while it shuts down, or
+  // "status":"alarm" and the alarms named while a resource alarm holds publishers.
+  'GET /api/health': (_req, res, broker, opts) => {
     const h = broker.health();
-    sendJson(res, h.status === 'ok' ? 200 : 503, h);
+    const alarms = opts.alarms?.active ?? [];
+    if (h.status === 'ok' && alarms.length > 0) {
+      return sendJson(res, 503, { ...h, status: 'alarm', alarms, reason: `resource alarm in effect: ${alarms.join(', ')} (publishers are held until it clears)` });
+    }
+    sendJson(res, h.status === 'ok' ? 200 : 503, { ...h, alarms });
   },
 };
 
-export function createHttpServer(broker: Broker): Server {
+export function createHttpServer(broker: Broker, opts: HttpServerOptions = {}): Server {
   const server = createServer({ maxHeaderSize: HEADER_BYTES_MAX }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const handler = routes[`${req.method} ${path}`];
-    if (handler) return handler(req, res, broker);
+    if (handler) return handler(req, res, broker, opts);
     const known = Object.keys(routes).some((r) => r.endsWith(` ${path}`));
     if (known) {
       res.setHeader('allow', Object.keys(routes).filter((r) => r.endsWith(` ${path}`)).map((r) => r.split(' ')[0]).join(', '));

@@ -1,9 +1,11 @@
 // Resource alarms (RabbitMQ's disk and memory alarms): while free disk space under the data dir is below the
-// limit, or the process's resident memory is above the watermark, publishers are blocked (AMQP
-// connection.blocked); the alarm clears when the resource recovers.
+// limit, or the process's resident memory is above the watermark, publishers of every protocol are held
+// (AMQP connection.blocked; Kafka Produce delayed, see core/resource-alarms.ts) and /api/health answers 503
+// naming the alarm; the alarm clears when the resource recovers.
 import { statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { childLogger } from '../lib/logger.js';
+import type { ResourceAlarms } from '../core/resource-alarms.js';
 
 const log = childLogger('alarm');
 
@@ -13,6 +15,8 @@ export interface ResourceMonitorOptions {
   memoryHighWatermark: number;
   /** Called with the alarm's reason when one starts, undefined when all clear. */
   onChange(reason: string | undefined): void;
+  /** Each alarm (disk, memory) is raised and cleared here on its own, for every protocol and for health. */
+  alarms?: ResourceAlarms;
   intervalMs?: number;
   /** For tests: replaces the measurements. */
   measure?: () => Promise<{ diskFreeBytes: number; rssBytes: number }>;
@@ -55,7 +59,11 @@ export class ResourceMonitor {
     try {
       const m = this.opts.measure ? await this.opts.measure() : await measure(this.opts.dataDir);
       const memLimit = this.opts.memoryHighWatermark * totalmem();
-      const reason = m.diskFreeBytes < this.opts.diskFreeLimitBytes ? 'disk' : m.rssBytes > memLimit ? 'memory' : undefined;
+      const disk = m.diskFreeBytes < this.opts.diskFreeLimitBytes;
+      const memory = m.rssBytes > memLimit;
+      this.opts.alarms?.set('disk', disk);
+      this.opts.alarms?.set('memory', memory);
+      const reason = disk ? 'disk' : memory ? 'memory' : undefined;
       if (reason !== this.current) {
         if (reason) log.warn({ resource: reason, diskFreeBytes: m.diskFreeBytes, rssBytes: m.rssBytes }, 'resource alarm set; publishers blocked');
         else log.info({ resource: this.current }, 'resource alarm cleared');

@@ -6,6 +6,7 @@ import { createHttpServer } from '../http/http-server.js';
 import { createKafkaListener } from '../protocols/kafka/kafka-listener.js';
 import { createAmqpListener, type AmqpListener } from '../protocols/amqp/amqp-listener.js';
 import { ResourceMonitor } from './resource-monitor.js';
+import { ResourceAlarms } from '../core/resource-alarms.js';
 import { childLogger, type Logger } from '../lib/logger.js';
 import type { ServerConfig } from './config.js';
 
@@ -47,7 +48,9 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
   const listeners: ListenerInfo[] = [];
   const closers: Array<() => Promise<void>> = [];
   let amqpListener: AmqpListener | undefined;
+  const alarms = new ResourceAlarms();
   const resources = new ResourceMonitor({
+    alarms,
     dataDir: config.dataDir,
     diskFreeLimitBytes: config.diskFreeLimitBytes,
     memoryHighWatermark: config.memoryHighWatermark,
@@ -56,7 +59,7 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
   try {
     if (config.kafkaPort !== 'off') {
       const advertisedHost = config.advertisedHost ?? (config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host);
-      const kafka = createKafkaListener(broker, { advertisedHost, advertisedPort: 0 });
+      const kafka = createKafkaListener(broker, { advertisedHost, advertisedPort: 0, alarms });
       const addr = await listen(kafka.server, config.kafkaPort, config.host);
       kafka.settings.advertisedPort = addr.port;
       listeners.push({ protocol: 'kafka', address: addr.address, port: addr.port });
@@ -78,7 +81,7 @@ export async function startServer(config: ServerConfig, log: Logger = childLogge
       closers.push(() => amqp.close());
     }
     if (config.httpPort !== 'off') {
-      const http = createHttpServer(broker);
+      const http = createHttpServer(broker, { alarms });
       const addr = await listen(http, config.httpPort, config.host);
       listeners.push({ protocol: 'http', address: addr.address, port: addr.port });
       closers.push(

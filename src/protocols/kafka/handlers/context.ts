@@ -2,6 +2,7 @@
 import type { Broker } from '../../../core/broker.js';
 import type { Stream } from '../../../core/streams/stream.js';
 import { DEFAULT_VHOST } from '../../../core/vhost.js';
+import type { ResourceAlarms } from '../../../core/resource-alarms.js';
 
 export interface KafkaSettings {
   /** Host and port returned in Metadata and FindCoordinator. */
@@ -16,6 +17,8 @@ export interface KafkaSettings {
   vhost: string;
   /** When true, only ApiVersions and SASL are answered before a successful SASL authentication. */
   saslRequired: boolean;
+  /** Resource alarms in force (set by the server): Produce is held while one is on (produce-alarm.ts). */
+  alarms?: ResourceAlarms;
 }
 
 export const defaultKafkaSettings: Omit<KafkaSettings, 'advertisedHost' | 'advertisedPort'> = {

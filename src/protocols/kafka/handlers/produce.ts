@@ -1,10 +1,12 @@
 // Produce (key 0), versions 3-7 accepted (0-7 advertised, see codec/api-table.ts): validates and appends
 // record batches as sent; acks=0 gets no response. v0-v2 (message sets v0/v1) are answered with
 // UNSUPPORTED_VERSION for every partition, as Kafka 4 does; with acks=0 the connection closes instead.
+// While a resource alarm is on, a Produce is held first (produce-alarm.ts).
 import type { ProduceRequest, ProduceResponse } from '../codec/generated/index.js';
 import { defaultProduceResponse } from '../codec/generated/index.js';
 import { KafkaError, kafkaErrorOf } from '../errors.js';
 import { findTopic, type HandlerContext } from './context.js';
+import { alarmTimeoutResponse, holdForAlarm } from './produce-alarm.js';
 
 /** The oldest Produce version accepted (RecordBatch v2); older ones are advertised but refused. */
 export const PRODUCE_VERSION_ACCEPTED_MIN = 3;
@@ -22,6 +24,9 @@ function refuseOldVersion(req: ProduceRequest): ProduceResponse {
 export async function handleProduce(ctx: HandlerContext, req: ProduceRequest, version: number): Promise<ProduceResponse> {
   if (version < PRODUCE_VERSION_ACCEPTED_MIN) return refuseOldVersion(req);
   const res = defaultProduceResponse();
+  const hold = ctx.settings.alarms?.any ? await holdForAlarm(ctx, req, version) : undefined;
+  if (hold) res.throttleTimeMs = hold.throttleTimeMs;
+  if (hold?.timedOut) return alarmTimeoutResponse(ctx, req, res);
   const durable = req.acks !== 0;
   await Promise.all(
     req.topicData.map(async (t) => {
