@@ -15,6 +15,11 @@ export const Limits = {
   decompressedBytesMax: 256 * 1024 * 1024,
   /** Default segment size bound. */
   segmentBytesDefault: 1024 * 1024 * 1024,
+  /**
+   * Largest segment size bound (Kafka's segment.bytes cap): segment indexes store 32-bit file positions
+   * and offsets relative to the segment's base.
+   */
+  segmentBytesMax: 2 ** 31 - 1,
   /** Queue segments are smaller so that settled prefixes free disk sooner. */
   queueSegmentBytesDefault: 64 * 1024 * 1024,
   /** Bytes between two sparse index entries. */

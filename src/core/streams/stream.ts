@@ -203,14 +203,17 @@ export class Stream {
     return out;
   }
 
-  /** Raw batches from `offset` (file bytes, as a Kafka fetch returns them). */
+  // Consumers of a stream see only what the fsync policy has made durable (docs/architecture.md,
+  // "Visibility"): reads stop at the partition's high watermark, and latestOffset is that watermark.
+
+  /** Raw batches from `offset` (file bytes, as a Kafka fetch returns them), up to the high watermark. */
   read(partition: number, offset: number, maxBytes: number): Promise<ReadResult> {
-    return this.partition(partition).read(offset, maxBytes);
+    return this.partition(partition).read(offset, maxBytes, 'durable');
   }
 
-  /** Decoded messages with their offsets, for protocols that deliver one by one. */
+  /** Decoded messages with their offsets, for protocols that deliver one by one (up to the high watermark). */
   async readMessages(partition: number, offset: number, max: number): Promise<Array<{ offset: number; message: Message }>> {
-    const records = await this.partition(partition).readRecords(offset, max);
+    const records = await this.partition(partition).readRecords(offset, max, undefined, 'durable');
     return records.map((r) => ({ offset: r.offset, message: decodeMessage(r) }));
   }
 
@@ -218,12 +221,16 @@ export class Stream {
     return this.partition(partition).logStartOffset;
   }
 
+  /** The high watermark: the offset after the last record consumers may see. */
   latestOffset(partition: number): number {
-    return this.partition(partition).nextOffset;
+    return this.partition(partition).highWatermark;
   }
 
-  offsetForTime(partition: number, timestampMs: number): Promise<number | undefined> {
-    return this.partition(partition).offsetForTimestamp(timestampMs);
+  /** First visible offset whose record timestamp is >= timestampMs, or undefined. */
+  async offsetForTime(partition: number, timestampMs: number): Promise<number | undefined> {
+    const log = this.partition(partition);
+    const o = await log.offsetForTimestamp(timestampMs);
+    return o !== undefined && o < log.highWatermark ? o : undefined;
   }
 
   /** Grows the partition count (Kafka CreatePartitions); never shrinks. */
@@ -244,11 +251,11 @@ export class Stream {
   }
 
   /**
-   * Resolves once any of the partitions passed has data beyond its offset worth minBytes (counted
-   * roughly by appended offsets' batches), or after maxWaitMs. One timer per wait, one listener per partition.
+   * Resolves once the high watermark of any of the partitions passed moves past its offset (records
+   * there became visible), or after maxWaitMs. One timer per wait, one listener per partition.
    */
   waitForData(positions: ReadonlyArray<{ partition: number; offset: number }>, maxWaitMs: number): Promise<boolean> {
-    if (positions.some(({ partition, offset }) => this.partition(partition).nextOffset > offset)) return Promise.resolve(true);
+    if (positions.some(({ partition, offset }) => this.partition(partition).highWatermark > offset)) return Promise.resolve(true);
     if (maxWaitMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const unsubs: Array<() => void> = [];
@@ -259,7 +266,7 @@ export class Stream {
       };
       const timer = setTimeout(() => done(false), maxWaitMs);
       for (const { partition, offset } of positions) {
-        unsubs.push(this.partition(partition).onAppend((next) => next > offset && done(true)));
+        unsubs.push(this.partition(partition).onHighWatermark((hw) => hw > offset && done(true)));
       }
     });
   }

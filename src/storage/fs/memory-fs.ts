@@ -5,6 +5,8 @@
 //   written bytes (SIGKILL: the page cache survives).
 // - failNext(op, code, count): the next matching operations throw NodeJS-style errors (EIO, ENOSPC).
 // - capacityBytes: appends beyond it write a partial prefix and throw ENOSPC, like a short write.
+// - holdSyncs(pathPart): syncs started while held do not complete (nor make anything durable) until
+//   released, as a slow fdatasync would; what they cover is what was written when they began.
 // Renames and unlinks take effect durably at once (a simplification noted here on purpose).
 import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
 
@@ -75,7 +77,10 @@ class MemHandle implements FileHandle {
 
   async sync(): Promise<void> {
     this.fs.maybeFail('sync', this.path);
-    this.file.durable = Buffer.from(this.file.data.subarray(0, this.file.size));
+    const covered = Buffer.from(this.file.data.subarray(0, this.file.size));
+    const gate = this.fs.syncGate(this.path);
+    if (gate) await gate;
+    this.file.durable = covered;
   }
 
   async truncate(length: number): Promise<void> {
@@ -99,6 +104,7 @@ export class MemoryFileSystem implements FileSystem {
   private dirs = new Set<string>(['/', '.']);
   private failures: Array<{ op: Op; code: string; count: number; path?: string }> = [];
   capacityBytes = Number.MAX_SAFE_INTEGER;
+  private syncHolds: Array<{ path: string | undefined; released: Promise<void> }> = [];
 
   usedBytes(): number {
     let n = 0;
@@ -109,6 +115,26 @@ export class MemoryFileSystem implements FileSystem {
   /** The next `count` operations of kind `op` (optionally on paths containing `pathPart`) fail with `code`. */
   failNext(op: Op, code: 'EIO' | 'ENOSPC', count = 1, pathPart?: string): void {
     this.failures.push({ op, code, count, path: pathPart });
+  }
+
+  /**
+   * Syncs of files whose path contains `pathPart` (every file when omitted) that start from now on wait
+   * until the returned function is called; they then make durable what was written when they began.
+   */
+  holdSyncs(pathPart?: string): () => void {
+    let release!: () => void;
+    const hold = { path: pathPart, released: new Promise<void>((r) => (release = r)) };
+    this.syncHolds.push(hold);
+    return () => {
+      this.syncHolds = this.syncHolds.filter((h) => h !== hold);
+      release();
+    };
+  }
+
+  /** A held sync's gate for `path`, if any. */
+  syncGate(path: string): Promise<void> | undefined {
+    const h = this.syncHolds.find((x) => x.path === undefined || path.includes(x.path));
+    return h?.released;
   }
 
   clearFailures(): void {

@@ -2,6 +2,10 @@
 // PartitionLog interface. One writer: appends are serialised; each is one gather write. Durability per
 // fsync policy, with group commit for 'always': a durable append waits for an fdatasync that began after
 // its write completed, and one fdatasync covers every append made while the previous one ran.
+// Visibility: the log keeps two ends, the written end (nextOffset) and the durable end (highWatermark,
+// what consumers may read): under 'always' and 'interval' the durable end moves when an fdatasync that
+// began after a write completes; under 'never' (and for an ephemeral log) it moves with every write.
+// Reads run on reference-counted segments, so retention or close never closes a file under a read.
 import { largeBuffers } from '../../lib/buffer-pool.js';
 import { BrokerError, ErrorCode, StorageError, toStorageError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
@@ -20,12 +24,13 @@ import {
   type Record,
   type RecordInput,
 } from './record-batch.js';
-import type { AppendOptions, AppendResult, FsyncPolicy, PartitionLog, PartitionLogOptions, ReadResult } from './types.js';
+import type { AppendOptions, AppendResult, FsyncPolicy, PartitionLog, PartitionLogOptions, ReadResult, Visibility } from './types.js';
 import type { FileSystem } from '../fs/file-system.js';
 
 interface PendingWrite {
   buf: Buffer;
   starts: number[];
+  durable: boolean;
   resolve: (r: AppendResult) => void;
   reject: (err: unknown) => void;
 }
@@ -37,6 +42,26 @@ interface SyncWaiter {
 
 /** fsync=never: a background fdatasync (not waited for) begins after this many bytes written. */
 const WRITEBACK_BYTES = 1024 * 1024;
+/** The offset index stores offsets relative to the segment's base as u32: a segment rolls before passing it. */
+const RELATIVE_OFFSET_MAX = 0xffff_ffff;
+
+/** Offsets an append takes (the sum of its batches' lastOffsetDelta + 1). */
+function offsetSpan(it: PendingWrite): number {
+  let n = 0;
+  for (const s of it.starts) n += batchLastOffsetDelta(it.buf, s) + 1;
+  return n;
+}
+
+function checkLogOptions(opts: PartitionLogOptions): void {
+  const seg = opts.segmentBytesMax;
+  if (seg !== undefined && (!Number.isInteger(seg) || seg < 1 || seg > Limits.segmentBytesMax)) {
+    throw new BrokerError(ErrorCode.InvalidArgument, `segment size ${seg} must be 1..${Limits.segmentBytesMax} bytes (index positions are 32-bit)`);
+  }
+  const initial = opts.initialOffset;
+  if (initial !== undefined && (!Number.isSafeInteger(initial) || initial < 0)) {
+    throw new BrokerError(ErrorCode.InvalidArgument, `initial offset ${initial} must be 0..${Number.MAX_SAFE_INTEGER}`);
+  }
+}
 
 export class FilePartitionLog implements PartitionLog {
   private readonly log = childLogger('storage');
@@ -46,7 +71,9 @@ export class FilePartitionLog implements PartitionLog {
   private writeScheduled = false;
   private failed: StorageError | undefined;
   private closed = false;
-  private readonly listeners = new Set<(nextOffset: number) => void>();
+  private readonly listeners = new Set<(highWatermark: number) => void>();
+  /** The durable end: offsets below it are readable with 'durable' visibility. */
+  private visibleEnd: number;
   // group commit
   private syncWaiters: SyncWaiter[] = [];
   private syncRunning = false;
@@ -80,6 +107,7 @@ export class FilePartitionLog implements PartitionLog {
     this.appendBytesMax = opts.appendBytesMax ?? Limits.batchBytesMax;
     this.segments = segments;
     this.startOffset = segments[0]!.baseOffset;
+    this.visibleEnd = this.active.nextOffset;
     if (this.fsyncPolicy === 'interval') {
       this.intervalTimer = setInterval(() => {
         if (this.dirtySinceSync) void this.groupSync().catch(() => undefined);
@@ -91,6 +119,7 @@ export class FilePartitionLog implements PartitionLog {
   static async open(opts: PartitionLogOptions): Promise<FilePartitionLog> {
     const { fs, dir } = opts;
     const interval = opts.indexIntervalBytes ?? Limits.indexIntervalBytes;
+    checkLogOptions(opts);
     await fs.mkdir(dir);
     const names = await fs.list(dir);
     const bases = names
@@ -113,6 +142,9 @@ export class FilePartitionLog implements PartitionLog {
         segments.push(seg);
       }
       if (segments.length === 0) segments.push(await Segment.create(fs, dir, opts.initialOffset ?? 0, interval));
+      // What the log holds at open is what readers will see at once: make it durable first (a previous
+      // process may have been killed between a write and its fdatasync; the page cache kept the bytes).
+      else if (!opts.ephemeral && (opts.fsync ?? 'always') !== 'never') await segments[segments.length - 1]!.sync();
     } catch (err) {
       await Promise.allSettled(segments.map((s) => s.close()));
       throw err;
@@ -126,6 +158,10 @@ export class FilePartitionLog implements PartitionLog {
 
   get nextOffset(): number {
     return this.active.nextOffset;
+  }
+
+  get highWatermark(): number {
+    return this.visibleEnd;
   }
 
   get sizeBytes(): number {
@@ -160,13 +196,13 @@ export class FilePartitionLog implements PartitionLog {
       p += c.sizeBytes;
     }
     if (starts.length === 0) return Promise.reject(new BrokerError(ErrorCode.InvalidArgument, 'append of no batches'));
-    const written = new Promise<AppendResult>((resolve, reject) => this.pendingWrites.push({ buf: batches, starts, resolve, reject }));
+    const durable = opts.durable ?? true;
+    const written = new Promise<AppendResult>((resolve, reject) => this.pendingWrites.push({ buf: batches, starts, durable, resolve, reject }));
     if (!this.writeScheduled) {
       this.writeScheduled = true;
       const run = this.writeTail.then(() => this.writePending());
       this.writeTail = run.catch(() => undefined);
     }
-    const durable = opts.durable ?? true;
     if (this.fsyncPolicy !== 'always' || !durable) return written;
     return written.then((r) => this.groupSync().then(() => r));
   }
@@ -181,7 +217,7 @@ export class FilePartitionLog implements PartitionLog {
    */
   private async writePending(): Promise<void> {
     this.writeScheduled = false;
-    const items = this.pendingWrites;
+    let items = this.pendingWrites;
     this.pendingWrites = [];
     if (items.length === 0) return;
     try {
@@ -189,19 +225,40 @@ export class FilePartitionLog implements PartitionLog {
       if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
       const now = this.clock.nowMs();
       let total = 0;
-      for (const it of items) total += it.buf.length;
+      let span = 0;
+      for (const it of items) {
+        total += it.buf.length;
+        span += offsetSpan(it);
+      }
+      // Offsets are doubles: an append that would take the log past 2^53 - 1 is refused (design: limits).
+      if (span - 1 > Number.MAX_SAFE_INTEGER - this.active.nextOffset) {
+        items = this.refuseUnaddressable(items);
+        if (items.length === 0) return;
+        total = span = 0;
+        for (const it of items) {
+          total += it.buf.length;
+          span += offsetSpan(it);
+        }
+      }
       const active = this.active;
-      if (active.sizeBytes > 0 && (active.sizeBytes + total > this.segmentBytesMax || (this.segmentAgeMsMax >= 0 && now - active.firstAppendMs >= this.segmentAgeMsMax))) {
+      if (
+        active.sizeBytes > 0 &&
+        (active.sizeBytes + total > this.segmentBytesMax ||
+          active.nextOffset + span - active.baseOffset > RELATIVE_OFFSET_MAX ||
+          (this.segmentAgeMsMax >= 0 && now - active.firstAppendMs >= this.segmentAgeMsMax))
+      ) {
         await this.roll();
       }
       const results: AppendResult[] = [];
       let next = this.active.nextOffset;
+      let anyTransient = false;
       for (const it of items) {
         const baseOffset = next;
         for (const s of it.starts) {
           setBatchBaseOffset(it.buf, s, next);
           next += batchLastOffsetDelta(it.buf, s) + 1;
         }
+        if (!it.durable) anyTransient = true;
         results.push({ baseOffset, lastOffset: next - 1, sizeBytes: it.buf.length });
       }
       try {
@@ -216,8 +273,14 @@ export class FilePartitionLog implements PartitionLog {
         throw this.failed;
       }
       this.dirtySinceSync = true;
-      if (this.fsyncPolicy === 'never' && !this.ephemeral) this.writeback(total);
-      for (const l of this.listeners) l(next);
+      if (this.fsyncPolicy === 'never') {
+        // Visible once written (the documented price of fsync=never: a power loss can take records readers saw).
+        this.advance(this.active, this.active.endPosition, next);
+        if (!this.ephemeral) this.writeback(total);
+      } else if (this.fsyncPolicy === 'always' && anyTransient) {
+        // Transient appends do not wait for an fsync, but readers see them only after one: start it.
+        void this.groupSync().catch(() => undefined);
+      }
       items.forEach((it, i) => it.resolve(results[i]!));
     } catch (err) {
       for (const it of items) it.reject(err);
@@ -230,6 +293,7 @@ export class FilePartitionLog implements PartitionLog {
     // of the log whatever the policy; an ephemeral log is never synced.
     if (this.ephemeral) await old.flushIndexes();
     else await old.syncAll();
+    this.advance(old, old.endPosition, old.nextOffset);
     this.segments.push(await Segment.create(this.fs, this.dir, old.nextOffset, this.indexIntervalBytes, !this.ephemeral));
   }
 
@@ -261,8 +325,13 @@ export class FilePartitionLog implements PartitionLog {
       const waiters = this.syncWaiters;
       this.syncWaiters = [];
       this.dirtySinceSync = false;
+      // What this fdatasync covers: every whole append written before it begins.
+      const seg = this.active;
+      const bytes = seg.endPosition;
+      const end = seg.nextOffset;
       try {
-        await this.active.sync();
+        await seg.sync();
+        if (this.fsyncPolicy !== 'never') this.advance(seg, bytes, end);
         for (const w of waiters) w.resolve();
       } catch (err) {
         const e = toStorageError(err, this.active.path);
@@ -271,6 +340,30 @@ export class FilePartitionLog implements PartitionLog {
       }
     }
     this.syncRunning = false;
+  }
+
+  /** Moves the durable end (readers' view) to `end`, `bytes` into `seg`, and wakes the listeners. */
+  private advance(seg: Segment, bytes: number, end: number): void {
+    if (bytes > seg.visibleBytes) seg.visibleBytes = bytes;
+    if (end <= this.visibleEnd) return;
+    this.visibleEnd = end;
+    for (const l of this.listeners) l(end);
+  }
+
+  /** Appends whose offsets would pass Number.MAX_SAFE_INTEGER are refused; the others go on. */
+  private refuseUnaddressable(items: PendingWrite[]): PendingWrite[] {
+    const kept: PendingWrite[] = [];
+    let next = this.active.nextOffset;
+    for (const it of items) {
+      const span = offsetSpan(it);
+      if (span - 1 > Number.MAX_SAFE_INTEGER - next) {
+        it.reject(new BrokerError(ErrorCode.LimitExceeded, `log ${this.dir}: offsets would pass ${Number.MAX_SAFE_INTEGER}`));
+        continue;
+      }
+      next += span;
+      kept.push(it);
+    }
+    return kept;
   }
 
   // ---- read ----------------------------------------------------------------------------------------------
@@ -291,22 +384,35 @@ export class FilePartitionLog implements PartitionLog {
     return ans;
   }
 
-  async read(offset: number, maxBytes: number): Promise<ReadResult> {
+  async read(offset: number, maxBytes: number, visibility: Visibility = 'written'): Promise<ReadResult> {
     if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
-    const end = this.nextOffset;
-    if (offset < this.startOffset || offset > end) {
-      throw new BrokerError(ErrorCode.OffsetOutOfRange, `offset ${offset} is outside [${this.startOffset}, ${end}]`, { logStartOffset: this.startOffset, nextOffset: end });
+    const written = this.nextOffset;
+    if (!Number.isSafeInteger(offset) || offset < this.startOffset || offset > written) {
+      throw new BrokerError(ErrorCode.OffsetOutOfRange, `offset ${offset} is outside [${this.startOffset}, ${written}]`, { logStartOffset: this.startOffset, nextOffset: written });
     }
+    const durable = visibility === 'durable';
+    const end = durable ? this.visibleEnd : written;
     const result: ReadResult = { data: Buffer.alloc(0), nextOffset: end, logStartOffset: this.startOffset };
-    if (offset === end) return result;
+    if (offset >= end) return result;
     let seg = this.segmentFor(offset);
     while (seg && offset >= seg.nextOffset) {
       const i = this.segments.indexOf(seg);
       seg = this.segments[i + 1];
     }
     if (!seg) return result;
+    // Taken together with the lookup, before any await: the segment's files stay open for this read, and
+    // the visible bytes agree with `end`.
+    const size = durable ? seg.visibleBytes : seg.endPosition;
+    seg.acquire();
+    try {
+      return await this.readFrom(seg, offset, size, maxBytes, result);
+    } finally {
+      seg.release();
+    }
+  }
+
+  private async readFrom(seg: Segment, offset: number, size: number, maxBytes: number, result: ReadResult): Promise<ReadResult> {
     const pos = await seg.positionOf(offset);
-    const size = seg.sizeBytes;
     if (pos >= size) return result;
     let want = Math.min(Math.max(maxBytes, BATCH_LENGTH_PREFIX_BYTES), size - pos);
     // Read buffers come from the large-buffer pool; the caller that hands the data to a socket may give
@@ -335,8 +441,8 @@ export class FilePartitionLog implements PartitionLog {
     return result;
   }
 
-  async readRecords(offset: number, maxRecords: number, maxBytes = 1024 * 1024): Promise<Record[]> {
-    const { data } = await this.read(offset, maxBytes);
+  async readRecords(offset: number, maxRecords: number, maxBytes = 1024 * 1024, visibility: Visibility = 'written'): Promise<Record[]> {
+    const { data } = await this.read(offset, maxBytes, visibility);
     const out: Record[] = [];
     let p = 0;
     while (p < data.length && out.length < maxRecords) {
@@ -351,10 +457,21 @@ export class FilePartitionLog implements PartitionLog {
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
-    for (const seg of this.segments) {
-      if (seg.sizeBytes === 0 || seg.maxTimestamp < timestampMs) continue;
+    if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
+    const segments = this.segments.slice();
+    for (const seg of segments) seg.acquire();
+    try {
+      return await this.searchTimestamp(segments, timestampMs);
+    } finally {
+      for (const seg of segments) seg.release();
+    }
+  }
+
+  private async searchTimestamp(segments: readonly Segment[], timestampMs: number): Promise<number | undefined> {
+    for (const seg of segments) {
+      const size = seg.endPosition;
+      if (size === 0 || seg.maxTimestamp < timestampMs) continue;
       let pos = seg.positionForTimestamp(timestampMs);
-      const size = seg.sizeBytes;
       while (pos < size) {
         const head = Buffer.allocUnsafe(BATCH_LENGTH_PREFIX_BYTES);
         await seg.file.read(head, 0, head.length, pos);
@@ -416,7 +533,7 @@ export class FilePartitionLog implements PartitionLog {
 
   // ---- lifecycle -----------------------------------------------------------------------------------------
 
-  onAppend(listener: (nextOffset: number) => void): () => void {
+  onHighWatermark(listener: (highWatermark: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -62,6 +62,17 @@ export class Segment {
   /** Index writes queued behind log appends, in order. */
   private indexTail: Promise<void> = Promise.resolve();
   private indexFailed: Error | undefined;
+  /** File position after the last whole append (what `nextOffset` counts). */
+  endPosition = 0;
+  /**
+   * Bytes of this segment readers may see (the partition log's durable end inside it, design: visibility):
+   * at most endPosition, always on a batch boundary.
+   */
+  visibleBytes = 0;
+  /** Reads in flight on this segment's files; its handles are closed only when none is. */
+  private users = 0;
+  private closing: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
 
   private constructor(
     readonly fs: FileSystem,
@@ -116,6 +127,7 @@ export class Segment {
         await seg.resetIndexes();
       }
       await seg.scanTail(isLast);
+      seg.endPosition = seg.visibleBytes = seg.file.size;
     } catch (err) {
       await seg.close();
       throw err;
@@ -256,6 +268,9 @@ export class Segment {
       throw toStorageError(err, this.path);
     }
     if (this.firstAppendMs < 0) this.firstAppendMs = nowMs;
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    this.endPosition = position + total;
     const idxEntries: Buffer[] = [];
     const timeEntries: Buffer[] = [];
     let bufPosition = position;
@@ -347,14 +362,42 @@ export class Segment {
     await this.timeFile.sync();
   }
 
-  async close(): Promise<void> {
-    await this.indexTail;
-    await Promise.allSettled([this.file.close(), this.indexFile.close(), this.timeFile.close()]);
+  /**
+   * A read is about to use this segment's files: they stay open until the matching release(), even if the
+   * segment is closed or removed meanwhile (retention racing a read). Call synchronously with the lookup
+   * that found the segment.
+   */
+  acquire(): void {
+    this.users++;
   }
 
+  release(): void {
+    if (--this.users === 0 && this.idle) {
+      const idle = this.idle;
+      this.idle = undefined;
+      idle();
+    }
+  }
+
+  /** Closes the files once every read in flight on them has finished (idempotent). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.users > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+      await this.indexTail;
+      await Promise.allSettled([this.file.close(), this.indexFile.close(), this.timeFile.close()]);
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Unlinks the segment's files now and closes them once no read is using them: a read in flight finishes
+   * on the open handles (POSIX keeps an unlinked file's data until its last descriptor closes).
+   */
   async remove(): Promise<void> {
-    await this.close();
+    const closed = this.close();
     const name = joinPath(this.dir, segmentName(this.baseOffset));
     for (const ext of ['.log', '.index', '.timeindex']) await this.fs.unlink(name + ext).catch(() => undefined);
+    if (this.users === 0) await closed;
+    else void closed.catch((err: Error) => this.log.warn({ file: this.path, err: err.message }, 'closing a removed segment failed'));
   }
 }

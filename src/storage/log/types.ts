@@ -6,12 +6,23 @@ import type { Record, RecordInput } from './record-batch.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
+/**
+ * Which end of the log a read stops at. 'durable': the high watermark, records the fsync policy has made
+ * durable (what consumers of a stream may see: under 'always' after the fdatasync covering them, under
+ * 'interval' after the interval fsync covering them, under 'never' and for an ephemeral log once written).
+ * 'written': everything written (the log's owner reading back its own appends, as a queue does).
+ */
+export type Visibility = 'durable' | 'written';
+
 export interface PartitionLogOptions {
   fs: FileSystem;
   /** Directory of this partition's segment files; created if missing. */
   dir: string;
   clock?: Clock;
-  /** Roll the active segment once it holds this many bytes. */
+  /**
+   * Roll the active segment once it holds this many bytes: 1..Limits.segmentBytesMax (2^31 - 1, the index
+   * stores 32-bit positions); open() refuses more.
+   */
   segmentBytesMax?: number;
   /** Roll the active segment once its first record is this old (ms); -1 never. */
   segmentAgeMsMax?: number;
@@ -58,7 +69,7 @@ export interface ReadResult {
    * view of it (a socket write that completed) may release it; anyone else simply drops it.
    */
   data: Buffer;
-  /** Offset after the last record of the log at the time of the read (log end offset). */
+  /** The end the read stopped at, at the time of the read (nextOffset or highWatermark, per visibility). */
   nextOffset: number;
   logStartOffset: number;
 }
@@ -67,8 +78,13 @@ export interface PartitionLog {
   readonly dir: string;
   /** First offset still stored. */
   readonly logStartOffset: number;
-  /** Offset the next appended record gets (log end offset / high watermark on one node). */
+  /** Offset the next appended record gets (the written end, Kafka's log end offset). */
   readonly nextOffset: number;
+  /**
+   * The durable end (Kafka's high watermark): offsets below it are made durable as the fsync policy
+   * promises and are what 'durable' reads return. <= nextOffset.
+   */
+  readonly highWatermark: number;
   /** Bytes stored over all segments. */
   readonly sizeBytes: number;
   readonly segmentCount: number;
@@ -85,12 +101,15 @@ export interface PartitionLog {
 
   /**
    * Reads whole batches starting with the one holding `offset`, up to about `maxBytes` (always at least one
-   * whole batch if any exists at or after offset). An offset below logStartOffset or above nextOffset
-   * rejects with BrokerError(OffsetOutOfRange); offset == nextOffset gives empty data.
+   * whole batch if any exists at or after offset), stopping at the end `visibility` names (default
+   * 'written'). An offset below logStartOffset or above nextOffset (or not a safe integer) rejects with
+   * BrokerError(OffsetOutOfRange); an offset at or past the chosen end gives empty data, and
+   * ReadResult.nextOffset is that end. A read in flight keeps its segment's files open: retention and
+   * close wait for it, so a read never fails because a segment went away under it.
    */
-  read(offset: number, maxBytes: number): Promise<ReadResult>;
+  read(offset: number, maxBytes: number, visibility?: Visibility): Promise<ReadResult>;
   /** Decoded records with offset >= `offset`, at most maxRecords, from at most about maxBytes of batches. */
-  readRecords(offset: number, maxRecords: number, maxBytes?: number): Promise<Record[]>;
+  readRecords(offset: number, maxRecords: number, maxBytes?: number, visibility?: Visibility): Promise<Record[]>;
 
   /** First offset whose record timestamp is >= timestampMs, or undefined if none. */
   offsetForTimestamp(timestampMs: number): Promise<number | undefined>;
@@ -104,8 +123,8 @@ export interface PartitionLog {
    */
   deleteBefore(offset: number): Promise<number>;
 
-  /** Calls `listener` after every append with the new nextOffset; returns an unsubscribe function. */
-  onAppend(listener: (nextOffset: number) => void): () => void;
+  /** Calls `listener` each time highWatermark advances, with its new value; returns an unsubscribe function. */
+  onHighWatermark(listener: (highWatermark: number) => void): () => void;
 
   /** Writes and fsyncs everything. */
   flush(): Promise<void>;

@@ -36,6 +36,8 @@ async function readAll(wants: Want[], maxBytes: number): Promise<number> {
     if (budget <= 0 && total > 0) continue;
     try {
       const r = await w.stream.read(w.partition, w.offset, Math.max(budget, 1));
+      // The high watermark the read stopped at: every record returned is below it.
+      o.highWatermark = o.lastStableOffset = BigInt(r.nextOffset);
       o.records = r.data.length > 0 ? r.data : NO_RECORDS;
       total += r.data.length;
     } catch (err) {
