@@ -58,6 +58,9 @@ export class SettlementLog implements SettlementLogApi {
   private failure: StorageError | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private compactFailing = false;
+  /** The journal handle is closed: set on the write chain, so every write queued before it has finished. */
+  private journalClosed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -226,6 +229,13 @@ export class SettlementLog implements SettlementLogApi {
     const ns = starts.length;
     const nd = delivered.length;
     if (ns === 0 && nd === 0) return;
+    if (this.journalClosed) {
+      // Changes made after close (a queue being deleted still settling): there is nowhere to write them.
+      this.pendingStarts = [];
+      this.pendingEnds = [];
+      this.pendingDelivered = [];
+      return;
+    }
     const payload = Buffer.allocUnsafe(8 + ns * 17 + nd * 9);
     this.seq++;
     payload.writeDoubleBE(this.seq, 0);
@@ -294,6 +304,7 @@ export class SettlementLog implements SettlementLogApi {
 
   compact(): Promise<void> {
     const run = this.tail.then(async () => {
+      if (this.journalClosed) return;
       await this.writePending();
       await this.compactNow();
     });
@@ -327,21 +338,43 @@ export class SettlementLog implements SettlementLogApi {
     await this.journal.sync();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.flush();
-    this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.tail;
-    await this.journal.sync().catch(() => undefined);
-    await this.journal.close();
+  /**
+   * Writes what is pending, then closes the journal once every write queued before has finished (closing
+   * is itself queued on the write chain, so no write can start on a closed handle). Idempotent; later
+   * changes stay in memory only.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      const run = this.tail.then(async () => {
+        try {
+          await this.writePending();
+          await this.journal.sync().catch(() => undefined);
+        } finally {
+          this.journalClosed = true;
+          await this.journal.close();
+        }
+      });
+      this.tail = run.catch(() => undefined);
+      this.closing = run;
+    }
+    return this.closing;
   }
 
+  /** Closes (after the writes in flight, dropping what is pending) and removes the queue's state. */
   async destroy(): Promise<void> {
-    this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.tail;
-    await this.journal.close().catch(() => undefined);
+    if (!this.closing) {
+      this.closed = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      const run = this.tail.then(async () => {
+        this.journalClosed = true;
+        await this.journal.close().catch(() => undefined);
+      });
+      this.tail = run.catch(() => undefined);
+      this.closing = run;
+    }
+    await this.closing.catch(() => undefined);
     await this.fs.rmdir(this.dir);
   }
 }
