@@ -56,7 +56,25 @@ export function validateStreamConfig(c: StreamConfig): void {
   }
   if (!Number.isInteger(c.retentionMs) || c.retentionMs < -1) throw new BrokerError(ErrorCode.InvalidArgument, `retention.ms must be >= -1`);
   if (!Number.isInteger(c.retentionBytes) || c.retentionBytes < -1) throw new BrokerError(ErrorCode.InvalidArgument, `retention.bytes must be >= -1`);
-  if (!Number.isInteger(c.segmentBytes) || c.segmentBytes < 14) throw new BrokerError(ErrorCode.InvalidArgument, `segment.bytes must be >= 14`);
+  if (!Number.isInteger(c.segmentBytes) || c.segmentBytes < 14 || c.segmentBytes > Limits.segmentBytesMax) {
+    throw new BrokerError(ErrorCode.InvalidArgument, `segment.bytes must be 14..${Limits.segmentBytesMax}`);
+  }
+}
+
+/**
+ * A produced batch's offset range must match its record count (as Kafka checks): a batch may not claim
+ * more offsets than it holds records, which would let a client run offsets up to 2^53 in a few batches.
+ */
+function checkOffsetRanges(batches: Buffer): void {
+  for (let p = 0; p + BATCH_HEADER_BYTES <= batches.length; ) {
+    const count = batchRecordCount(batches, p);
+    if (count < 1 || batchLastOffsetDelta(batches, p) !== count - 1) {
+      throw new BrokerError(ErrorCode.CorruptData, `record batch at byte ${p}: offset range of ${batchLastOffsetDelta(batches, p) + 1} does not match its ${count} records`);
+    }
+    const len = batches.readInt32BE(p + 8) + BATCH_LENGTH_PREFIX_BYTES;
+    if (len < BATCH_HEADER_BYTES) return; // the log's own check reports it
+    p += len;
+  }
 }
 
 /** Producer state is rebuilt from at most this many records at each partition's tail, read in at most this many bytes. */
@@ -142,13 +160,16 @@ export class Stream {
     let logAppendTimeMs: number | undefined;
     if (this.config.messageTimestampType === 'LogAppendTime') {
       logAppendTimeMs = this.clock.nowMs();
-      for (let p = 0; p + BATCH_LENGTH_PREFIX_BYTES <= batches.length; ) {
-        const len = batches.readInt32BE(p + 8) + BATCH_LENGTH_PREFIX_BYTES;
-        if (len < BATCH_HEADER_BYTES || p + len > batches.length) break; // the log's own check reports it
+      // Each batch's CRC is checked as sent before the new timestamp gets a new CRC: a corrupt batch must
+      // not be made to look whole.
+      for (let p = 0; p < batches.length; ) {
+        const c = checkBatch(batches, p, batches.length);
+        if (!c.ok) throw new BrokerError(ErrorCode.CorruptData, `invalid record batch at byte ${p}: ${c.reason}`, { reason: c.reason, position: p });
         setLogAppendTime(batches, p, logAppendTimeMs);
-        p += len;
+        p += c.sizeBytes;
       }
     }
+    checkOffsetRanges(batches);
     // Idempotent producers: the first batch's producer fields decide (a produce carries one batch per partition).
     const ps = (this.producerStates[partition] ??= new ProducerState());
     const producerId = batches.length >= BATCH_HEADER_BYTES ? batchProducerId(batches) : -1n;

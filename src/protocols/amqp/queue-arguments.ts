@@ -3,6 +3,7 @@
 import type { FieldTable, FieldValue } from '../../core/message.js';
 import type { OverflowPolicy, QueueArguments } from '../../core/queues/queue.js';
 import type { StreamConfig } from '../../core/streams/stream.js';
+import { Limits } from '../../lib/limits.js';
 import { preconditionFailed } from './errors.js';
 
 export type QueueType = 'classic' | 'quorum' | 'stream';
@@ -111,7 +112,7 @@ export function parseQueueArguments(args: FieldTable): ParsedQueueArguments {
         q.deliveryLimit = int(name, v, -1);
         break;
       case 'x-stream-max-segment-size-bytes':
-        out.stream.segmentBytes = int(name, v, 14);
+        out.stream.segmentBytes = int(name, v, 14, Limits.segmentBytesMax);
         break;
       default:
         break; // RabbitMQ ignores arguments it does not know

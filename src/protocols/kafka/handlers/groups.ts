@@ -69,12 +69,20 @@ export function handleLeaveGroup(ctx: HandlerContext, req: g.LeaveGroupRequest, 
   return res;
 }
 
+/** Offsets are stored as doubles: a committed offset beyond +-(2^53 - 1) cannot be kept exactly. */
+const storableOffset = (o: bigint): boolean => o <= BigInt(Number.MAX_SAFE_INTEGER) && o >= -BigInt(Number.MAX_SAFE_INTEGER);
+
 export async function handleOffsetCommit(ctx: HandlerContext, req: g.OffsetCommitRequest): Promise<g.OffsetCommitResponse> {
-  const offsets = req.topics.flatMap((t) => t.partitions.map((p) => ({ stream: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.committedMetadata })));
+  const offsets = req.topics.flatMap((t) =>
+    t.partitions.filter((p) => storableOffset(p.committedOffset)).map((p) => ({ stream: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.committedMetadata })),
+  );
   const err = await ctx.broker.groups(ctx.settings.vhost).commitOffsets(req.groupId, req.generationIdOrMemberEpoch, req.memberId, offsets);
   const res = g.defaultOffsetCommitResponse();
   const code = kafkaGroupError(err);
-  res.topics = req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code })) }));
+  res.topics = req.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: storableOffset(p.committedOffset) ? code : KafkaError.OFFSET_OUT_OF_RANGE })),
+  }));
   return res;
 }
 
@@ -86,7 +94,7 @@ export function handleOffsetFetch(ctx: HandlerContext, req: g.OffsetFetchRequest
   for (const o of got) {
     let l = byTopic.get(o.stream);
     if (!l) byTopic.set(o.stream, (l = []));
-    l.push({ partitionIndex: o.partition, committedOffset: BigInt(o.offset), committedLeaderEpoch: -1, metadata: o.metadata ?? '', errorCode: 0 });
+    l.push({ partitionIndex: o.partition, committedOffset: Number.isSafeInteger(o.offset) ? BigInt(o.offset) : -1n, committedLeaderEpoch: -1, metadata: o.metadata ?? '', errorCode: 0 });
   }
   const res = g.defaultOffsetFetchResponse();
   res.topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));

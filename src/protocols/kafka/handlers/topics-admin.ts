@@ -1,10 +1,11 @@
 // Topic administration: CreateTopics (19, v0-4), DeleteTopics (20, v0-3), CreatePartitions (37, v0-1).
 import * as g from '../codec/generated/index.js';
 import type { StreamConfig } from '../../../core/streams/stream.js';
+import { Limits } from '../../../lib/limits.js';
 import { KafkaError, kafkaErrorOf } from '../errors.js';
 import { findTopic, validTopicName, type HandlerContext } from './context.js';
 
-/** Topic configs that map onto stream configs; others are refused with INVALID_REQUEST. */
+/** Topic configs that map onto stream configs; others, and bad values, are refused with INVALID_CONFIG. */
 function streamConfigOf(configs: ReadonlyArray<{ name: string; value: string | null }>): Partial<StreamConfig> | string {
   const c: Partial<StreamConfig> = {};
   for (const { name, value } of configs) {
@@ -18,6 +19,8 @@ function streamConfigOf(configs: ReadonlyArray<{ name: string; value: string | n
         c.retentionBytes = n;
         break;
       case 'segment.bytes':
+        // Kafka's range: at least 14 (one batch header), at most 2^31 - 1 (segment indexes are 32-bit).
+        if (!Number.isInteger(n) || n < 14 || n > Limits.segmentBytesMax) return `segment.bytes must be 14..${Limits.segmentBytesMax}, got ${value}`;
         c.segmentBytes = n;
         break;
       case 'message.timestamp.type':
@@ -50,7 +53,7 @@ export async function handleCreateTopics(ctx: HandlerContext, req: g.CreateTopic
       out.errorCode = KafkaError.INVALID_PARTITIONS;
       out.errorMessage = 'Number of partitions must be larger than 0.';
     } else if (typeof cfg === 'string') {
-      out.errorCode = KafkaError.INVALID_REQUEST;
+      out.errorCode = KafkaError.INVALID_CONFIG;
       out.errorMessage = cfg;
     } else if (!req.validateOnly) {
       try {
