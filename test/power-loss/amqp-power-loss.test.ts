@@ -215,9 +215,7 @@ test('AMQP confirms to a stream: every confirmed message survives power loss, on
   assert.ok(r.confirmed >= 300, `enough confirmed messages to mean something (${r.confirmed})`);
 });
 
-// KNOWN OPEN (issue 9 item 4, helper storvis): consumers are served records before their fsync; marked todo
-// (reported, not failing the run) until that fix is on main, then the todo goes.
-test('AMQP stream consumer: a message it received survives power loss (consumers see only durable records)', { timeout: 120_000, todo: 'issue 9 item 4: records visible before durable' }, async (t) => {
+test('AMQP stream consumer: a message it received survives power loss (consumers see only durable records)', { timeout: 120_000 }, async (t) => {
   const r = await streamRounds(5, true);
   t.diagnostic(`confirmed ${r.confirmed}, received by the consumer ${r.seen}`);
   assert.ok(r.seen >= 100, `the consumer received enough messages to mean something (${r.seen})`);

@@ -151,9 +151,7 @@ test('Kafka acks=-1: every acknowledged record survives power loss at its offset
   assert.ok(r.acked >= 400, `enough acknowledged records to mean something (${r.acked})`);
 });
 
-// KNOWN OPEN (issue 9 item 4, helper storvis): Fetch serves records before their fsync; marked todo (reported,
-// not failing the run) until that fix is on main, then the todo goes.
-test('Kafka: a record a consumer has fetched survives power loss (the high watermark is the durable end)', { timeout: 120_000, todo: 'issue 9 item 4: records visible before durable' }, async (t) => {
+test('Kafka: a record a consumer has fetched survives power loss (the high watermark is the durable end)', { timeout: 120_000 }, async (t) => {
   const r = await rounds({ rounds: 5, producers: 2, watch: true });
   t.diagnostic(`acknowledged ${r.acked}, fetched by the consumer ${r.seen}`);
   assert.ok(r.seen >= 100, `the consumer fetched enough records to mean something (${r.seen})`);
