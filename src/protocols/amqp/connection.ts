@@ -9,7 +9,6 @@ import { BrokerError } from '../../lib/errors.js';
 import { childLogger } from '../../lib/logger.js';
 import { decodeContentHeader } from './codec/content-header.js';
 import { AmqpDecodeError } from './codec/decode-error.js';
-import { decodeFieldTableEntries } from './codec/field-table.js';
 import { AmqpFrameParser, HEARTBEAT_FRAME, PROTOCOL_HEADER, ViewResult, newFrameView, type AmqpFrame, type AmqpFrameView } from './codec/frame.js';
 import { FrameType, ReplyCode } from './codec/generated/constants.js';
 import {
@@ -18,25 +17,23 @@ import {
   encodeConnectionCloseFrame,
   encodeConnectionCloseOkFrame,
   encodeConnectionOpenOkFrame,
-  encodeConnectionStartFrame,
   encodeConnectionTuneFrame,
   encodeConnectionUnblockedFrame,
   encodeConnectionUpdateSecretOkFrame,
   methodHasContent,
   type AmqpMethod,
 } from './codec/generated/methods.js';
-import { AmqpChannel, type PendingContent, type PublishCommand } from './channel.js';
+import { AmqpChannel } from './channel.js';
+import { CommandQueue, isSettlement, type Command } from './command-queue.js';
+import { capabilitiesOf, credentialsOf, encodeStart } from './connection-start.js';
+import type { ContentAssembly, PendingContent } from './pending-content.js';
 import { FrameBatch } from './frame-batch.js';
 import { AmqpError, amqpErrorOf, notAllowed } from './errors.js';
 import type { AmqpContext } from './context.js';
-import { lookup, stringValue } from './queue-arguments.js';
 
 const log = childLogger('amqp');
 
 type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'opened' | 'closing' | 'closed';
-
-/** A command for the pump: a method, or a basic.publish with its content, on a channel. */
-type Command = { channel: AmqpChannel; method: AmqpMethod | undefined; publish: PublishCommand | undefined };
 
 let connectionSeq = 0;
 
@@ -50,8 +47,10 @@ export class AmqpConnection {
   private readonly view: AmqpFrameView = newFrameView();
   /** Publishes were staged on channels directly (no pump running): flush them after this read. */
   private staged = false;
-  private work: Command[] = [];
-  private workHead = 0;
+  /** Commands waiting for the pump (bounded: reading stops at queuedCommandsMax). */
+  readonly work = new CommandQueue();
+  /** Body bytes of publishes still being assembled on all channels (bounded: incompleteContentBytesMax). */
+  readonly contentAssembly: ContentAssembly = { bytes: 0 };
   private pumping = false;
   private corked = false;
   private readonly out = new FrameBatch();
@@ -105,6 +104,15 @@ export class AmqpConnection {
     return this.ctx.broker;
   }
 
+  /** Commands waiting for the pump now, and the most at once (diagnostics, tests). */
+  get queuedCommands(): number {
+    return this.work.length;
+  }
+
+  get queuedCommandsPeak(): number {
+    return this.work.peak;
+  }
+
   // ---- output ---------------------------------------------------------------------------------------------
 
   /** Queues bytes for the socket; writes of one tick leave in one writev. */
@@ -146,9 +154,16 @@ export class AmqpConnection {
     if (this.state === 'closed') return;
     this.received = true;
     this.parser.push(chunk);
+    this.readFrames();
+  }
+
+  /** Handles the frames buffered so far; stops early (the rest stays buffered) while reading is held. */
+  private readFrames(): void {
     const v = this.view;
+    const s = this.ctx.settings;
     try {
       for (;;) {
+        if (this.paused && this.state === 'opened') break;
         const r = this.parser.readView(v);
         if (r === ViewResult.NeedMore) break;
         if (r === ViewResult.ProtocolHeader) {
@@ -157,6 +172,7 @@ export class AmqpConnection {
         }
         this.onFrameView(v);
         if ((this.state as State) === 'closed') return;
+        if (this.work.length >= s.queuedCommandsMax || this.unsettledBytes + this.work.bytes + this.contentAssembly.bytes > s.unsettledPublishBytesMax) this.checkBackPressure();
       }
     } catch (err) {
       if (err instanceof AmqpDecodeError && err.badProtocolHeader) {
@@ -168,7 +184,7 @@ export class AmqpConnection {
       this.hardError(amqpErrorOf(err));
     }
     if (this.pumping) return;
-    if (this.work.length > this.workHead) void this.pump();
+    if (this.work.length > 0) void this.pump();
     else if (this.staged) {
       this.staged = false;
       for (const ch of this.channels.values()) ch.flushPublishes();
@@ -237,6 +253,7 @@ export class AmqpConnection {
     if (pc === undefined || !pc.active || pc.props === undefined || pc.received + (v.end - v.start) > pc.bodySize) return false;
     pc.addPart(v.buf.subarray(v.start, v.end));
     if (pc.received === pc.bodySize) this.completeContent(ch!, pc);
+    else this.checkContentAssembly();
     return true;
   }
 
@@ -330,6 +347,13 @@ export class AmqpConnection {
     if (pc.received + f.payload.length > pc.bodySize) throw new AmqpError(ReplyCode.FrameError, `body of ${pc.received + f.payload.length} bytes exceeds the ${pc.bodySize} declared in its content header`);
     pc.addPart(f.payload);
     if (pc.received === pc.bodySize) this.completeContent(ch!, pc);
+    else this.checkContentAssembly();
+  }
+
+  /** Incomplete contents of all channels are bounded per connection (README §6): over the limit is 530. */
+  private checkContentAssembly(): void {
+    const max = this.ctx.settings.incompleteContentBytesMax;
+    if (this.contentAssembly.bytes > max) throw notAllowed(`incomplete message contents on this connection exceed ${max} bytes`);
   }
 
   /**
@@ -340,7 +364,7 @@ export class AmqpConnection {
     const body = pc.body;
     const props = pc.props!;
     pc.reset();
-    if (!this.pumping && this.workHead === this.work.length) {
+    if (!this.pumping && this.work.length === 0) {
       if (this.state === 'opened' && !ch.closing) {
         ch.addPublish(pc.exchange, pc.routingKey, pc.mandatory, pc.immediate, props, body);
         this.staged = true;
@@ -355,21 +379,24 @@ export class AmqpConnection {
     this.work.push(c);
   }
 
-  /** Handles queued commands in order; consecutive publishes are batched until the next other method. */
+  /**
+   * Handles queued commands in order; consecutive publishes are batched until the next other method. A
+   * method waits until the publishes before it are stored (so that it sees them), except acks, nacks and
+   * rejects: they settle deliveries, which no publish affects, and do not wait for an fsync.
+   */
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
-      while (this.workHead < this.work.length) {
-        const c = this.work[this.workHead]!;
-        this.work[this.workHead++] = undefined as unknown as Command;
-        if (this.workHead > 1024 && this.workHead * 2 > this.work.length) {
-          this.work = this.work.slice(this.workHead);
-          this.workHead = 0;
-        }
+      for (let c = this.work.shift(); c !== undefined; c = this.work.shift()) {
+        if (this.paused) this.checkBackPressure();
         if (this.state !== 'opened' || c.channel.closing) continue;
         const p = c.publish;
         if (p) {
           c.channel.addPublish(p.exchange, p.routingKey, p.mandatory, p.immediate, p.props, p.body);
+          continue;
+        }
+        if (isSettlement(c.method!)) {
+          await c.channel.handle(c.method!);
           continue;
         }
         for (const ch of this.channels.values()) ch.flushPublishes();
@@ -392,19 +419,31 @@ export class AmqpConnection {
   }
 
   /**
-   * Reading stops while too many publish bytes wait for storage, while a queue published to cannot keep up
-   * with its consumers (flow), or while a resource alarm blocks this publisher; it resumes when all clear.
+   * Reading stops while too many publish bytes are queued, being assembled or waiting for storage (as long
+   * as some are queued or waiting: incomplete contents alone only complete by reading on), while too many
+   * commands wait for the pump, while a queue published to cannot keep up with its consumers (flow), or
+   * while a resource alarm blocks this publisher; it resumes when all clear, with the frames already
+   * buffered.
    */
   checkBackPressure(): void {
-    const hold = this.unsettledBytes > this.ctx.settings.unsettledPublishBytesMax || this.flowHolds > 0 || this.blocked;
+    const s = this.ctx.settings;
+    const inFlight = this.unsettledBytes + this.work.bytes;
+    // Commands: held at the limit, read again once half of them are handled.
+    const commands = this.paused ? this.work.length > s.queuedCommandsMax / 2 : this.work.length >= s.queuedCommandsMax;
+    const hold = (inFlight > 0 && inFlight + this.contentAssembly.bytes > s.unsettledPublishBytesMax) || commands || this.flowHolds > 0 || this.blocked;
     if (hold && !this.paused) {
       this.paused = true;
       this.socket.pause();
     } else if (!hold && this.paused && this.state !== 'closed') {
       this.paused = false;
       this.socket.resume();
+      if (this.parser.bufferedBytes > 0) queueMicrotask(this.readBuffered);
     }
   }
+
+  private readonly readBuffered = (): void => {
+    if (this.state !== 'closed' && !this.paused) this.readFrames();
+  };
 
   /** Credit flow: stop reading this publisher until `until` resolves (a congested queue drained). */
   holdForFlow(until: Promise<void>): void {
@@ -419,37 +458,7 @@ export class AmqpConnection {
   // ---- connection class (channel 0) ---------------------------------------------------------------------
 
   private sendStart(): void {
-    const s = this.ctx.settings;
-    const longstr = (v: string) => ({ type: 'longstr' as const, value: Buffer.from(v) });
-    const bool = (value: boolean) => ({ type: 'bool' as const, value });
-    const capabilities: FieldTable = [
-      ['publisher_confirms', bool(true)],
-      ['exchange_exchange_bindings', bool(true)],
-      ['basic.nack', bool(true)],
-      ['consumer_cancel_notify', bool(true)],
-      ['connection.blocked', bool(true)],
-      ['consumer_priorities', bool(true)],
-      ['authentication_failure_close', bool(true)],
-      ['per_consumer_qos', bool(true)],
-      ['direct_reply_to', bool(true)],
-    ];
-    this.write(
-      encodeConnectionStartFrame(0, {
-        versionMajor: 0,
-        versionMinor: 9,
-        serverProperties: [
-          ['capabilities', { type: 'table', value: capabilities }],
-          ['cluster_name', longstr(s.clusterName)],
-          ['copyright', longstr('Junction contributors')],
-          ['information', longstr('Licensed under the Apache License 2.0')],
-          ['platform', longstr(`Node.js ${process.version}`)],
-          ['product', longstr('Junction')],
-          ['version', longstr(s.version)],
-        ],
-        mechanisms: Buffer.from('PLAIN AMQPLAIN'),
-        locales: Buffer.from('en_US'),
-      }),
-    );
+    this.write(encodeStart(this.ctx.settings));
     this.state = 'start-ok';
   }
 
@@ -491,29 +500,10 @@ export class AmqpConnection {
 
   private onStartOk(a: { clientProperties: FieldTable; mechanism: string; response: Buffer }): void {
     this.clientProperties = a.clientProperties;
-    const caps = lookup(a.clientProperties, 'capabilities');
-    if (caps?.type === 'table') for (const [k, v] of caps.value) if (v.type === 'bool' && v.value) this.clientCapabilities.add(k);
-    let user: string;
-    let password: string;
-    if (a.mechanism === 'PLAIN') {
-      const parts = a.response.toString('utf8').split('\0');
-      if (parts.length !== 3) return this.authFailed(`PLAIN response is not authzid NUL user NUL password`);
-      user = parts[1]!;
-      password = parts[2]!;
-    } else if (a.mechanism === 'AMQPLAIN') {
-      let t: FieldTable;
-      try {
-        t = decodeFieldTableEntries(a.response);
-      } catch {
-        return this.authFailed('malformed AMQPLAIN response');
-      }
-      const u = lookup(t, 'LOGIN');
-      const p = lookup(t, 'PASSWORD');
-      user = (u && stringValue(u)) ?? '';
-      password = (p && stringValue(p)) ?? '';
-    } else {
-      return this.authFailed(`unsupported authentication mechanism '${a.mechanism}' (PLAIN and AMQPLAIN are)`);
-    }
+    this.clientCapabilities = capabilitiesOf(a.clientProperties);
+    const cred = credentialsOf(a.mechanism, a.response);
+    if (typeof cred === 'string') return this.authFailed(cred);
+    const { user, password } = cred;
     try {
       this.ctx.broker.users.authenticatePlain(user, password, this.loopback);
     } catch (err) {
@@ -591,7 +581,7 @@ export class AmqpConnection {
     this.heartbeatTimer = setInterval(() => {
       if (!this.sent) this.write(HEARTBEAT_FRAME);
       this.sent = false;
-      if (this.received) this.silentTicks = 0;
+      if (this.received || this.paused) this.silentTicks = 0;
       else if (++this.silentTicks >= 4) {
         log.info({ remote: this.remote, heartbeatSec: this.heartbeatSec }, 'missed heartbeats from client; closing connection');
         this.destroy();
@@ -637,6 +627,7 @@ export class AmqpConnection {
   }
 
   private releaseChannels(): void {
+    this.work.clear();
     for (const ch of this.channels.values()) {
       ch.pending.reset();
       ch.release();

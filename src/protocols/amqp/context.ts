@@ -19,8 +19,12 @@ export interface AmqpSettings {
   closeTimeoutMs: number;
   /** A consumer's deliveries pause while its socket holds more than this unsent. */
   writeBacklogBytesMax: number;
-  /** Reading pauses while this many published bytes wait to be stored. */
+  /** Reading pauses while this many published bytes are queued for the pump or wait to be stored (bytes of incomplete contents count too). */
   unsettledPublishBytesMax: number;
+  /** Reading pauses while this many commands (methods, complete publishes) wait for the pump; it resumes at half. */
+  queuedCommandsMax: number;
+  /** Body bytes of incomplete contents (publishes whose body frames are still arriving) on all of a connection's channels; more is 530. */
+  incompleteContentBytesMax: number;
   clusterName: string;
   version: string;
 }
@@ -35,6 +39,8 @@ export const defaultAmqpSettings: AmqpSettings = {
   closeTimeoutMs: 1_000,
   writeBacklogBytesMax: 4 * 1024 * 1024,
   unsettledPublishBytesMax: 32 * 1024 * 1024,
+  queuedCommandsMax: 4096,
+  incompleteContentBytesMax: 64 * 1024 * 1024,
   clusterName: 'junction',
   version: '0.1.0',
 };
