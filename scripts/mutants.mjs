@@ -1,5 +1,6 @@
 // Durability mutants: breaks durability on purpose, one way at a time, and checks that the tests notice.
 // Usage: npm run test:mutants [-- name...]   (names: a subset of the mutants below; default all)
+//        node scripts/mutants.mjs --check      (only checks that every mutant's snippets are in the source)
 //
 // Each mutant is a list of edits (file, exact original snippet, replacement). The script works on a copy of
 // the tree in a temp dir (the source is never touched): it first checks that every snippet of every mutant is
@@ -43,6 +44,18 @@ const MUTANTS = [
       ],
     ],
     tests: [['power-loss/amqp'], ['settlement-log.test', 'crash/amqp']],
+  },
+  {
+    name: 'high-watermark-is-written-end',
+    what: 'under fsync=always/interval the durable end (high watermark) moves as soon as a write completes, before its fdatasync: consumers see unsynced records',
+    edits: [
+      [
+        'src/storage/log/partition-log.ts',
+        "      this.dirtySinceSync = true;\n      if (this.fsyncPolicy === 'never') {",
+        "      this.dirtySinceSync = true;\n      this.advance(this.active, this.active.endPosition, next);\n      if (this.fsyncPolicy === 'never') {",
+      ],
+    ],
+    tests: [['log/visibility.test'], ['power-loss/kafka'], ['power-loss/amqp']],
   },
   // Protocol-level durability off (the whole suite passed with it before the power-loss tests), one
   // mutant per path so that each is proven covered.
@@ -100,7 +113,8 @@ function checkSnippets(mutants) {
 }
 
 function main() {
-  const wanted = process.argv.slice(2);
+  const check = process.argv.includes('--check');
+  const wanted = process.argv.slice(2).filter((a) => a !== '--check');
   const unknown = wanted.filter((w) => !MUTANTS.some((m) => m.name === w));
   if (unknown.length > 0) {
     console.error(`mutants: unknown mutant(s) ${unknown.join(', ')}; known: ${MUTANTS.map((m) => m.name).join(', ')}`);
@@ -108,6 +122,10 @@ function main() {
   }
   const mutants = wanted.length > 0 ? MUTANTS.filter((m) => wanted.includes(m.name)) : MUTANTS;
   checkSnippets(mutants);
+  if (check) {
+    console.log(`mutants: the snippets of all ${mutants.length} mutants are in the source`);
+    return;
+  }
   const work = mkdtempSync(join(tmpdir(), 'junction-mutants-'));
   const cleanup = () => rmSync(work, { recursive: true, force: true });
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => (cleanup(), process.exit(130)));
