@@ -262,10 +262,10 @@ export class AmqpConnection {
       // After sending connection.close only close / close-ok matter (README §6).
       if (f.type === FrameType.Method && f.channel === 0) {
         const m = decodeMethod(f.payload);
-        if (m.name === 'connection.close-ok') this.destroy();
+        if (m.name === 'connection.close-ok') this.finish(true);
         else if (m.name === 'connection.close') {
           this.write(encodeConnectionCloseOkFrame(0, {}));
-          this.destroy();
+          this.finish(false);
         }
       }
       return;
@@ -478,9 +478,7 @@ export class AmqpConnection {
       case 'connection.close':
         this.write(encodeConnectionCloseOkFrame(0, {}));
         log.debug({ remote: this.remote, code: m.args.replyCode, text: m.args.replyText }, 'client closed connection');
-        this.state = 'closing';
-        this.socket.end();
-        this.onClosed();
+        this.finish(false);
         return;
       case 'connection.close-ok':
         return this.destroy();
@@ -611,9 +609,22 @@ export class AmqpConnection {
   }
 
   destroy(): void {
-    if (this.state === 'closed') return;
     this.onClosed();
     this.socket.destroy();
+  }
+
+  /**
+   * The close handshake is done (close-ok sent or received): the connection is over, but the socket is the
+   * client's to close, as RabbitMQ leaves it (a client closing at the same moment must not see EOF before
+   * its close-ok). We end our side only when we started the close; the socket is destroyed if the client has
+   * not closed it after closeOkLingerMs.
+   */
+  private finish(endOurSide: boolean): void {
+    this.onClosed();
+    if (endOurSide) this.socket.end();
+    const t = setTimeout(() => this.socket.destroy(), this.ctx.settings.closeOkLingerMs);
+    t.unref();
+    this.socket.once('close', () => clearTimeout(t));
   }
 
   private onClosed(): void {

@@ -17,6 +17,8 @@ export interface AmqpSettings {
   handshakeTimeoutMs: number;
   /** After connection.close is sent, the socket closes when close-ok arrives or after this. */
   closeTimeoutMs: number;
+  /** After close-ok (sent or received) the client closes the socket; it is destroyed if still open after this. */
+  closeOkLingerMs: number;
   /** A consumer's deliveries pause while its socket holds more than this unsent. */
   writeBacklogBytesMax: number;
   /** Reading pauses while this many published bytes are queued for the pump or wait to be stored (bytes of incomplete contents count too). */
@@ -37,6 +39,7 @@ export const defaultAmqpSettings: AmqpSettings = {
   messageBytesMax: 16 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   closeTimeoutMs: 1_000,
+  closeOkLingerMs: 10_000,
   writeBacklogBytesMax: 4 * 1024 * 1024,
   unsettledPublishBytesMax: 32 * 1024 * 1024,
   queuedCommandsMax: 4096,
