@@ -19,6 +19,7 @@ import { deliveryPropertiesBytes } from './deliverable.js';
 import { intValue, lookup, parseQueueArguments } from './queue-arguments.js';
 import { StreamSubscription, parseStreamOffset } from './stream-consumer.js';
 import { PendingContent } from './pending-content.js';
+import { declareError, rememberDeclaredArguments, streamTypeError } from './queue-equivalence.js';
 
 /** A complete basic.publish: its method's fields, content properties and body. */
 export interface PublishCommand {
@@ -336,7 +337,7 @@ export class AmqpChannel implements ReplyTarget {
         const what = !a.durable ? 'non-durable' : a.exclusive ? 'exclusive' : a.autoDelete ? 'auto-delete' : 'server-named';
         throw preconditionFailed(`invalid property '${what}' for queue '${a.queue}' in vhost '${this.vhost}'`);
       }
-      if (this.findQueue(a.queue)) throw preconditionFailed(`inequivalent arg 'x-queue-type' for queue '${a.queue}' in vhost '${this.vhost}': received 'stream' but current is 'classic'`);
+      if (this.findQueue(a.queue)) throw declareError(undefined, this.findQueue(a.queue), a, parsed, this.vhost, this.conn.id);
       const st = this.broker.findStream(this.vhost, a.queue) ?? (await this.broker.createStream(this.vhost, a.queue, parsed.stream));
       return ok(a.queue, streamCount(st), 0);
     }
@@ -344,14 +345,11 @@ export class AmqpChannel implements ReplyTarget {
       throw preconditionFailed(`invalid property '${!a.durable ? 'non-durable' : a.exclusive ? 'exclusive' : 'auto-delete'}' for queue '${a.queue}' in vhost '${this.vhost}'`);
     }
     if (a.queue !== '' && this.broker.findStream(this.vhost, a.queue)) {
-      throw preconditionFailed(`inequivalent arg 'x-queue-type' for queue '${a.queue}' in vhost '${this.vhost}': received '${parsed.type}' but current is 'stream'`);
+      throw streamTypeError(a.queue, this.vhost, lookup(a.arguments, 'x-queue-type'));
     }
-    const q = await this.broker.declareQueue(this.vhost, a.queue, {
-      durable: a.durable,
-      autoDelete: a.autoDelete,
-      exclusiveOwner: a.exclusive ? this.conn.id : undefined,
-      arguments: parsed.queue,
-    });
+    const q = await this.broker
+      .declareQueue(this.vhost, a.queue, { durable: a.durable, autoDelete: a.autoDelete, exclusiveOwner: a.exclusive ? this.conn.id : undefined, arguments: parsed.queue })
+      .then((q) => rememberDeclaredArguments(q, a.arguments), (err: unknown) => Promise.reject(declareError(err, a.queue === '' ? undefined : this.findQueue(a.queue), a, parsed, this.vhost, this.conn.id)));
     ok(q.name, q.messageCount, q.consumerCount);
   }
 
