@@ -13,6 +13,14 @@ export const Limits = {
   priorityMax: 255,
   /** Largest decompressed payload of one compressed record batch (bounds decompression bombs). */
   decompressedBytesMax: 256 * 1024 * 1024,
+  /**
+   * Bytes of records one Kafka Fetch response reads and returns at most, whatever max_bytes the client
+   * asks for (Kafka's broker setting fetch.max.bytes, 55 MiB). The first batch of the first partition with
+   * data is returned whole even if larger (KIP-74), so it is bounded by batchBytesMax instead.
+   */
+  fetchResponseBytesMax: 55 * 1024 * 1024,
+  /** Bytes of records one Kafka Fetch reads per partition at most, whatever partition_max_bytes asks for. */
+  fetchPartitionBytesMax: 16 * 1024 * 1024,
   /** Default segment size bound. */
   segmentBytesDefault: 1024 * 1024 * 1024,
   /**

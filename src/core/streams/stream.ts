@@ -85,6 +85,8 @@ export class Stream {
   private roundRobin = 0;
   private closed = false;
   private readonly producerStates: ProducerState[] = [];
+  /** Long polls in waitForData: each ends when the stream closes (deleted, or the broker stops). */
+  private readonly waits = new Set<(v: boolean) => void>();
 
   private constructor(
     readonly vhost: string,
@@ -283,8 +285,10 @@ export class Stream {
       const done = (v: boolean) => {
         clearTimeout(timer);
         for (const u of unsubs) u();
+        this.waits.delete(done);
         resolve(v);
       };
+      this.waits.add(done);
       const timer = setTimeout(() => done(false), maxWaitMs);
       for (const { partition, offset } of positions) {
         unsubs.push(this.partition(partition).onHighWatermark((hw) => hw > offset && done(true)));
@@ -292,14 +296,20 @@ export class Stream {
     });
   }
 
+  private endWaits(): void {
+    for (const done of [...this.waits]) done(false);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.endWaits();
     await Promise.allSettled(this.partitions.map((l) => l.close()));
   }
 
   async destroy(): Promise<void> {
     this.closed = true;
+    this.endWaits();
     for (const l of this.partitions) await l.destroy();
   }
 }
