@@ -16,6 +16,7 @@ export const ErrorCode = {
   Overflow: 'overflow', // a queue refused a publish (x-overflow=reject-publish)
   OutOfOrderSequence: 'out_of_order_sequence', // an idempotent producer skipped sequence numbers
   InvalidProducerEpoch: 'invalid_producer_epoch', // an idempotent producer was fenced by a newer epoch
+  InvalidRecord: 'invalid_record', // a record breaks a broker rule (a reserved header name); detail.recordErrors
   Closed: 'closed',
   Internal: 'internal',
 } as const;

@@ -19,7 +19,7 @@ test('ApiVersions advertises Produce from v0; Produce v0-v2 is refused with UNSU
   const c = await RawKafkaClient.connect(server.port('kafka')!);
   const versions = await c.request<{ apiKeys: Array<{ apiKey: number; minVersion: number; maxVersion: number }> }>(18, 3, { clientSoftwareName: 'raw', clientSoftwareVersion: '1' });
   const produce = versions.apiKeys.find((k) => k.apiKey === 0)!;
-  assert.deepEqual([produce.minVersion, produce.maxVersion], [0, 7]);
+  assert.deepEqual([produce.minVersion, produce.maxVersion], [0, 8]);
   const records = encodeBatch([{ key: null, value: Buffer.from('v'), timestamp: 1 }]);
   for (const v of [0, 1, 2]) {
     const res = await c.request<{ responses: Array<{ partitionResponses: Array<{ errorCode: number }> }> }>(0, v, { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 'pv', partitionData: [{ index: 0, records }] }] });

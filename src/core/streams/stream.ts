@@ -21,6 +21,7 @@ import type { Message } from '../message.js';
 import { decodeMessage, encodeMessage } from '../message-codec.js';
 import { murmur2, toPositive } from './murmur2.js';
 import { ProducerState } from './producer-state.js';
+import { BatchIngress } from './batch-ingress.js';
 
 export interface StreamConfig {
   partitions: number;
@@ -85,6 +86,7 @@ export class Stream {
   private roundRobin = 0;
   private closed = false;
   private readonly producerStates: ProducerState[] = [];
+  private readonly ingress: BatchIngress[] = [];
   /** Long polls in waitForData: each ends when the stream closes (deleted, or the broker stops). */
   private readonly waits = new Set<(v: boolean) => void>();
 
@@ -156,9 +158,18 @@ export class Stream {
     return toPositive(murmur2(key)) % this.partitions.length;
   }
 
-  /** Appends raw RecordBatch v2 bytes (a Kafka produce), applying LogAppendTime when configured. */
+  /**
+   * Appends raw RecordBatch v2 bytes (a Kafka produce), applying LogAppendTime when configured. Batches
+   * whose records carry reserved header names are refused (InvalidRecord), compressed ones after being
+   * decompressed off the event loop (batch-ingress.ts); a partition's batches are appended in call order.
+   */
   async appendBatches(partition: number, batches: Buffer, opts: { durable?: boolean } = {}): Promise<StreamAppendResult> {
     const log = this.partition(partition);
+    const ingress = (this.ingress[partition] ??= new BatchIngress());
+    return ingress.admit(batches, () => this.appendChecked(partition, log, batches, opts));
+  }
+
+  private async appendChecked(partition: number, log: PartitionLog, batches: Buffer, opts: { durable?: boolean }): Promise<StreamAppendResult> {
     let logAppendTimeMs: number | undefined;
     if (this.config.messageTimestampType === 'LogAppendTime') {
       logAppendTimeMs = this.clock.nowMs();

@@ -32,6 +32,7 @@ export const KafkaError = {
   NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
   MEMBER_ID_REQUIRED: 79,
+  INVALID_RECORD: 87,
   UNKNOWN_SERVER_ERROR: -1,
 } as const;
 
@@ -54,6 +55,8 @@ export function kafkaErrorOf(err: unknown): number {
         return KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER;
       case ErrorCode.InvalidProducerEpoch:
         return KafkaError.INVALID_PRODUCER_EPOCH;
+      case ErrorCode.InvalidRecord:
+        return KafkaError.INVALID_RECORD;
       default:
         return KafkaError.UNKNOWN_SERVER_ERROR;
     }

@@ -106,3 +106,24 @@ test('a compressed batch over the limit fails to decode as a RangeError', () => 
   assert.ok(b.length < 1024 * KiB);
   assert.throws(() => decodeBatch(b), (e: unknown) => e instanceof RangeError && tooLarge.test(e.message));
 });
+
+test('decompressAsync gives what decompress gives, with the same bounds, for every codec (zstd in its worker)', async () => {
+  const data = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `line ${i}\n`).join(''));
+  for (const c of [Compression.Gzip, Compression.Snappy, Compression.Lz4]) {
+    const z = codec(c).compress(data);
+    assert.deepEqual(await codec(c).decompressAsync(z), data, `codec ${c}`);
+    await assert.rejects(codec(c).decompressAsync(z, KiB), tooLarge, `codec ${c} bounded`);
+    await assert.rejects(codec(c).decompressAsync(Buffer.from('not compressed at all, not even close')), RangeError, `codec ${c} malformed`);
+  }
+  // 2 MiB of RLE blocks: over the inline bound, so decompressed by the worker thread (window 128 KiB).
+  const big = zstdRleFrame(16, 128 * KiB, 9);
+  big[5] = 7 << 3;
+  assert.deepEqual(await codec(Compression.Zstd).decompressAsync(big), Buffer.alloc(2048 * KiB, 9));
+  await assert.rejects(codec(Compression.Zstd).decompressAsync(big, 1024 * KiB), tooLarge);
+  const small = zstdRleFrame(8, KiB, 7);
+  assert.deepEqual(await codec(Compression.Zstd).decompressAsync(small), Buffer.alloc(8 * KiB, 7));
+  // A frame the worker cannot decode (bad compressed block) is a RangeError.
+  const bad = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3])];
+  for (let i = 0; i < 16; i++) bad.push(Buffer.from([(i === 15 ? 1 : 0) | (2 << 1) | (4 << 3), 0, 0, 0xff, 0xff, 0xff, 0xff]));
+  await assert.rejects(codec(Compression.Zstd).decompressAsync(Buffer.concat(bad)), RangeError);
+});

@@ -9,9 +9,14 @@
 // lz4 and zstd only bound a compressed block by the format's block maximum, so they may decompress up to
 // one block (≤ 4 MiB / 128 KiB) past the limit before the output check refuses it — in exchange, no
 // batch whose output fits is refused because its last block is partial.
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
-import { compressFrameSync as lz4Compress, decompressFrameSync as lz4Decompress } from 'lz4-napi';
+//
+// `decompressAsync` keeps the event loop free while a large batch is decompressed: gzip, snappy and lz4
+// run on libuv's thread pool; zstd (fzstd is JavaScript) runs in a worker thread (zstd-worker.ts) unless
+// its output is bounded by ZSTD_INLINE_BYTES. The same bounds are checked before anything is allocated.
+import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
+import { Worker } from 'node:worker_threads';
+import { compressSync as snappyCompress, uncompress as snappyUncompressAsync, uncompressSync as snappyUncompress } from 'snappy';
+import { compressFrameSync as lz4Compress, decompressFrame as lz4DecompressAsync, decompressFrameSync as lz4Decompress } from 'lz4-napi';
 import { decompress as zstdDecompress } from 'fzstd';
 import { Limits } from '../../lib/limits.js';
 
@@ -22,10 +27,19 @@ export interface CompressionCodec {
   compress(data: Buffer): Buffer;
   /** Throws RangeError on malformed input or if the output would exceed `maxBytes` (default Limits.decompressedBytesMax). */
   decompress(data: Buffer, maxBytes?: number): Buffer;
+  /** As `decompress`, without holding the event loop (rejects with the same RangeErrors). */
+  decompressAsync(data: Buffer, maxBytes?: number): Promise<Buffer>;
 }
 
+/** Whether a decompression error means the output was over the limit (rather than malformed input). */
+export function isTooLarge(err: unknown): boolean {
+  return err instanceof RangeError && err.message.includes(TOO_LARGE);
+}
+
+const TOO_LARGE = 'exceeds the decompressed size limit';
+
 function tooLarge(what: string, maxBytes: number): RangeError {
-  return new RangeError(`${what} exceeds the decompressed size limit of ${maxBytes} bytes`);
+  return new RangeError(`${what} ${TOO_LARGE} of ${maxBytes} bytes`);
 }
 
 function checkMax(maxBytes: number): number {
@@ -48,6 +62,24 @@ function gzipDecompress(data: Buffer, maxBytes: number): Buffer {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge('gzip payload', maxBytes);
     throw err;
   }
+}
+
+const GZIP_CHUNK_BYTES = 1024 * 1024;
+
+function gzipDecompressAsync(data: Buffer, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    // Output in 1 MiB chunks: zlib's default 16 KiB ones mean thousands of callbacks on the event loop.
+    gunzip(data, { maxOutputLength: Math.max(1, maxBytes), chunkSize: GZIP_CHUNK_BYTES }, (err, out) => {
+      if (err) reject((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? tooLarge('gzip payload', maxBytes) : new RangeError(err.message));
+      else {
+        try {
+          resolve(checkOutput(out, maxBytes));
+        } catch (e) {
+          reject(e);
+        }
+      }
+    });
+  });
 }
 
 // ---- snappy ----------------------------------------------------------------------------------------------
@@ -84,6 +116,34 @@ function snappyDecompress(data: Buffer, maxBytes: number): Buffer {
     p += 4;
     if (len < 0 || p + len > data.length) throw new RangeError('xerial snappy chunk runs past its batch');
     const part = snappyBlock(data.subarray(p, p + len), maxBytes - total, maxBytes);
+    total += part.length;
+    if (total > maxBytes) throw tooLarge('snappy payload', maxBytes);
+    parts.push(part);
+    p += len;
+  }
+  return Buffer.concat(parts, total);
+}
+
+async function snappyBlockAsync(block: Buffer, budget: number, maxBytes: number): Promise<Buffer> {
+  if (snappyDeclaredLength(block) > budget) throw tooLarge('snappy payload', maxBytes);
+  try {
+    return (await snappyUncompressAsync(block)) as Buffer;
+  } catch (err) {
+    throw new RangeError(`bad snappy block: ${(err as Error).message}`);
+  }
+}
+
+async function snappyDecompressAsync(data: Buffer, maxBytes: number): Promise<Buffer> {
+  if (data.length < XERIAL_HEADER_BYTES || !data.subarray(0, 8).equals(XERIAL_MAGIC)) return checkOutput(await snappyBlockAsync(data, maxBytes, maxBytes), maxBytes);
+  const parts: Buffer[] = [];
+  let total = 0;
+  let p = XERIAL_HEADER_BYTES;
+  while (p < data.length) {
+    if (p + 4 > data.length) throw new RangeError('truncated xerial snappy chunk header');
+    const len = data.readInt32BE(p);
+    p += 4;
+    if (len < 0 || p + len > data.length) throw new RangeError('xerial snappy chunk runs past its batch');
+    const part = await snappyBlockAsync(data.subarray(p, p + len), maxBytes - total, maxBytes);
     total += part.length;
     if (total > maxBytes) throw tooLarge('snappy payload', maxBytes);
     parts.push(part);
@@ -137,6 +197,17 @@ function lz4DecompressBounded(data: Buffer, maxBytes: number): Buffer {
   return checkOutput(lz4Decompress(data), maxBytes);
 }
 
+async function lz4DecompressBoundedAsync(data: Buffer, maxBytes: number): Promise<Buffer> {
+  lz4FrameCheck(data, maxBytes);
+  let out: Buffer;
+  try {
+    out = await lz4DecompressAsync(data);
+  } catch (err) {
+    throw new RangeError(`bad lz4 frame: ${(err as Error).message}`);
+  }
+  return checkOutput(out, maxBytes);
+}
+
 // ---- zstd ------------------------------------------------------------------------------------------------
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -146,10 +217,12 @@ const ZSTD_BLOCK_MAX = 128 * 1024;
  * Walks every zstd frame (and skippable frame) of `data` before fzstd sees it. fzstd allocates a frame's
  * content size, or its window size when none is declared, up front: both must be within the limit. The
  * output is bounded by the blocks: raw and RLE blocks state their size, a compressed block yields at most
- * min(window, 128 KiB) (one such block of slack).
+ * min(window, 128 KiB) (one such block of slack). Returns the larger of that bound and what fzstd allocates.
  */
-function zstdCheck(data: Buffer, maxBytes: number): void {
+function zstdCheck(data: Buffer, maxBytes: number): number {
   let bound = 0;
+  /** What fzstd allocates up front: each frame's content size (or window). */
+  let allocated = 0;
   let p = 0;
   while (p < data.length) {
     if (p + 4 > data.length) throw new RangeError('truncated zstd frame');
@@ -184,6 +257,7 @@ function zstdCheck(data: Buffer, maxBytes: number): void {
     if (singleSegment) windowSize = contentSize;
     if (contentSize > maxBytes) throw tooLarge(`zstd frame content size (${contentSize} bytes)`, maxBytes);
     if ((contentSize || windowSize) > maxBytes) throw tooLarge(`zstd window (${windowSize} bytes)`, maxBytes);
+    allocated += contentSize || windowSize;
     const blockMax = Math.min(windowSize, ZSTD_BLOCK_MAX);
     for (let last = 0; !last; ) {
       if (q + 3 > data.length) throw new RangeError('truncated zstd block header');
@@ -199,6 +273,7 @@ function zstdCheck(data: Buffer, maxBytes: number): void {
     }
     p = q + checksum * 4;
   }
+  return Math.max(bound, allocated);
 }
 
 function zstdDecompressBounded(data: Buffer, maxBytes: number): Buffer {
@@ -207,12 +282,76 @@ function zstdDecompressBounded(data: Buffer, maxBytes: number): Buffer {
   return checkOutput(Buffer.from(out.buffer, out.byteOffset, out.byteLength), maxBytes);
 }
 
+/** Below this bound on a zstd payload's output it is decompressed in place (a worker round trip costs more). */
+const ZSTD_INLINE_BYTES = 1024 * 1024;
+
+/** One worker thread, started on first use, unref'd while idle. */
+let zstdWorker: Worker | undefined;
+let zstdNextId = 0;
+const zstdWaiting = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
+
+function zstdWorkerFailed(err: Error): void {
+  zstdWorker = undefined;
+  for (const w of zstdWaiting.values()) w.reject(new RangeError(`zstd worker failed: ${err.message}`));
+  zstdWaiting.clear();
+}
+
+function zstdInWorker(data: Buffer): Promise<Buffer> {
+  if (!zstdWorker) {
+    const w = new Worker(new URL('./zstd-worker.js', import.meta.url));
+    w.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
+      const waiting = zstdWaiting.get(m.id);
+      zstdWaiting.delete(m.id);
+      if (zstdWaiting.size === 0) w.unref();
+      if (!waiting) return;
+      if (m.out) waiting.resolve(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength));
+      else waiting.reject(new RangeError(m.error ?? 'zstd worker error'));
+    });
+    w.on('error', zstdWorkerFailed);
+    w.on('exit', (code) => zstdWorker === w && zstdWorkerFailed(new Error(`exited with ${code}`)));
+    zstdWorker = w;
+  }
+  const id = zstdNextId++;
+  zstdWorker.ref();
+  return new Promise((resolve, reject) => {
+    zstdWaiting.set(id, { resolve, reject });
+    zstdWorker!.postMessage({ id, data }); // copied: `data` may be a view of a pooled buffer
+  });
+}
+
+async function zstdDecompressBoundedAsync(data: Buffer, maxBytes: number): Promise<Buffer> {
+  const bound = zstdCheck(data, maxBytes);
+  if (bound <= ZSTD_INLINE_BYTES) return zstdDecompressBounded(data, maxBytes);
+  return checkOutput(await zstdInWorker(data), maxBytes);
+}
+
 // ---- registry --------------------------------------------------------------------------------------------
 
 const codecs = new Map<number, CompressionCodec>([
-  [Compression.Gzip, { compress: (d) => gzipSync(d), decompress: (d, max = Limits.decompressedBytesMax) => gzipDecompress(d, checkMax(max)) }],
-  [Compression.Snappy, { compress: (d) => snappyCompress(d), decompress: (d, max = Limits.decompressedBytesMax) => snappyDecompress(d, checkMax(max)) }],
-  [Compression.Lz4, { compress: (d) => lz4Compress(d), decompress: (d, max = Limits.decompressedBytesMax) => lz4DecompressBounded(d, checkMax(max)) }],
+  [
+    Compression.Gzip,
+    {
+      compress: (d) => gzipSync(d),
+      decompress: (d, max = Limits.decompressedBytesMax) => gzipDecompress(d, checkMax(max)),
+      decompressAsync: async (d, max = Limits.decompressedBytesMax) => gzipDecompressAsync(d, checkMax(max)),
+    },
+  ],
+  [
+    Compression.Snappy,
+    {
+      compress: (d) => snappyCompress(d),
+      decompress: (d, max = Limits.decompressedBytesMax) => snappyDecompress(d, checkMax(max)),
+      decompressAsync: async (d, max = Limits.decompressedBytesMax) => snappyDecompressAsync(d, checkMax(max)),
+    },
+  ],
+  [
+    Compression.Lz4,
+    {
+      compress: (d) => lz4Compress(d),
+      decompress: (d, max = Limits.decompressedBytesMax) => lz4DecompressBounded(d, checkMax(max)),
+      decompressAsync: async (d, max = Limits.decompressedBytesMax) => lz4DecompressBoundedAsync(d, checkMax(max)),
+    },
+  ],
   [
     Compression.Zstd,
     {
@@ -220,6 +359,7 @@ const codecs = new Map<number, CompressionCodec>([
         throw new RangeError('zstd compression is not available (decompression only)');
       },
       decompress: (d, max = Limits.decompressedBytesMax) => zstdDecompressBounded(d, checkMax(max)),
+      decompressAsync: async (d, max = Limits.decompressedBytesMax) => zstdDecompressBoundedAsync(d, checkMax(max)),
     },
   ],
 ]);

@@ -18,7 +18,7 @@ import {
   batchMaxTimestamp,
   BATCH_LENGTH_PREFIX_BYTES,
   checkBatch,
-  decodeBatch,
+  decodeBatchAsync,
   encodeBatch,
   setBatchBaseOffset,
   type Record,
@@ -448,7 +448,8 @@ export class FilePartitionLog implements PartitionLog {
     while (p < data.length && out.length < maxRecords) {
       const c = checkBatch(data, p, data.length);
       if (!c.ok) throw new StorageError('CORRUPT', `log ${this.dir}: batch at offset ~${offset} does not check (${c.reason})`, this.dir);
-      for (const r of decodeBatch(data, p)) {
+      // Decompression (a batch another protocol's client compressed) runs off the event loop.
+      for (const r of await decodeBatchAsync(data, p)) {
         if (r.offset >= offset && out.length < maxRecords) out.push(r);
       }
       p += c.sizeBytes;
@@ -479,7 +480,7 @@ export class FilePartitionLog implements PartitionLog {
         const batch = Buffer.allocUnsafe(len);
         await seg.file.read(batch, 0, len, pos);
         if (batchMaxTimestamp(batch, 0) >= timestampMs) {
-          for (const r of decodeBatch(batch, 0)) if (r.timestamp >= timestampMs && r.offset >= this.startOffset) return r.offset;
+          for (const r of await decodeBatchAsync(batch, 0)) if (r.timestamp >= timestampMs && r.offset >= this.startOffset) return r.offset;
         }
         pos += len;
       }

@@ -7,7 +7,7 @@
 //
 // The CRC32C covers bytes 21..end. batchLength counts the bytes after its own field (total - 12).
 import { crc32c } from '@node-rs/crc32';
-import { codecFor, Compression } from './compression.js';
+import { codecFor, Compression, type CompressionCodec } from './compression.js';
 import { readVarint, varintResult, varintSize, writeVarint } from './varint.js';
 
 export const BATCH_HEADER_BYTES = 61;
@@ -232,30 +232,70 @@ export function checkBatch(buf: Buffer, pos: number, end = buf.length, maxBytes 
 
 /** Decodes every record of the batch at `pos` (decompressing if needed). Throws RangeError on malformed data. */
 export function decodeBatch(buf: Buffer, pos = 0): Record[] {
-  const size = batchSizeBytes(buf, pos);
-  const end = pos + size;
-  if (end > buf.length) throw new RangeError('batch runs past the buffer');
+  const end = batchEndOf(buf, pos);
+  const codec = batchCodec(buf, pos);
+  if (!codec) return decodeRecords(buf, pos, buf, pos + BATCH_HEADER_BYTES, end);
+  let body: Buffer;
+  try {
+    body = codec.decompress(buf.subarray(pos + BATCH_HEADER_BYTES, end));
+  } catch (err) {
+    throw new RangeError(`cannot decompress batch (codec ${batchCompression(buf, pos)}): ${(err as Error).message}`);
+  }
+  return decodeRecords(buf, pos, body, 0, body.length);
+}
+
+/**
+ * As decodeBatch, with a compressed batch decompressed off the event loop (compression.ts,
+ * decompressAsync): for reads that hand records to other protocols.
+ */
+export async function decodeBatchAsync(buf: Buffer, pos = 0): Promise<Record[]> {
+  const body = await batchRecordsBodyAsync(buf, pos);
+  return decodeRecords(buf, pos, body.buf, body.start, body.end);
+}
+
+/**
+ * The records section of the batch at `pos`: a view of `buf` for an uncompressed batch, the decompressed
+ * bytes (within `maxBytes`, default Limits.decompressedBytesMax) for a compressed one. Rejects with a
+ * RangeError on malformed data or output over the limit (compression.ts isTooLarge tells which).
+ */
+export async function batchRecordsBodyAsync(buf: Buffer, pos = 0, maxBytes?: number): Promise<{ buf: Buffer; start: number; end: number }> {
+  const end = batchEndOf(buf, pos);
+  const codec = batchCodec(buf, pos);
+  if (!codec) return { buf, start: pos + BATCH_HEADER_BYTES, end };
+  let body: Buffer;
+  try {
+    body = await codec.decompressAsync(buf.subarray(pos + BATCH_HEADER_BYTES, end), maxBytes);
+  } catch (err) {
+    throw new RangeError(`cannot decompress batch (codec ${batchCompression(buf, pos)}): ${(err as Error).message}`);
+  }
+  return { buf: body, start: 0, end: body.length };
+}
+
+function batchEndOf(buf: Buffer, pos: number): number {
+  const end = pos + batchSizeBytes(buf, pos);
+  if (end > buf.length || end < pos + BATCH_HEADER_BYTES) throw new RangeError('batch runs past the buffer');
+  return end;
+}
+
+const batchCompression = (buf: Buffer, pos: number): number => buf.readInt16BE(pos + 21) & BatchAttr.CompressionMask;
+
+/** The codec of a compressed batch, undefined for an uncompressed one. */
+function batchCodec(buf: Buffer, pos: number): CompressionCodec | undefined {
+  const compression = batchCompression(buf, pos);
+  if (compression === Compression.None) return undefined;
+  const codec = codecFor(compression);
+  if (!codec) throw new RangeError(`compression codec ${compression} is not available`);
+  return codec;
+}
+
+/** The records of the batch whose header is at `buf[pos]`, from its records section body[p, bodyEnd). */
+function decodeRecords(buf: Buffer, pos: number, body: Buffer, p: number, bodyEnd: number): Record[] {
   const baseOffset = batchBaseOffset(buf, pos);
   const attributes = buf.readInt16BE(pos + 21);
   const firstTimestamp = Number(buf.readBigInt64BE(pos + 27));
   const logAppend = (attributes & BatchAttr.LogAppendTime) !== 0;
   const maxTimestamp = batchMaxTimestamp(buf, pos);
   const count = batchRecordCount(buf, pos);
-  const compression = attributes & BatchAttr.CompressionMask;
-  let body = buf;
-  let p = pos + BATCH_HEADER_BYTES;
-  let bodyEnd = end;
-  if (compression !== Compression.None) {
-    const codec = codecFor(compression);
-    if (!codec) throw new RangeError(`compression codec ${compression} is not available`);
-    try {
-      body = codec.decompress(buf.subarray(p, end));
-    } catch (err) {
-      throw new RangeError(`cannot decompress batch (codec ${compression}): ${(err as Error).message}`);
-    }
-    p = 0;
-    bodyEnd = body.length;
-  }
   const out: Record[] = new Array(count);
   for (let i = 0; i < count; i++) {
     readVarint(body, p, bodyEnd);

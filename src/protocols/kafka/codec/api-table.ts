@@ -42,10 +42,10 @@ const flex = (name: string) => G[`${name}RequestFlexibleFrom`] as number;
  * [name, min, max] as advertised. Produce is advertised from v0 although only v3+ (RecordBatch v2) is
  * accepted, as Kafka 4 does (KAFKA-18659): librdkafka reads gzip/snappy/lz4 support from Produce v0..v2
  * being in the range and silently stops compressing otherwise. v0-v2 requests are answered with
- * UNSUPPORTED_VERSION per partition (handlers/produce.ts).
+ * UNSUPPORTED_VERSION per partition (handlers/produce.ts). v8 adds per-record errors to the response.
  */
 const ADVERTISED: Array<[string, number, number]> = [
-  ['Produce', 0, 7],
+  ['Produce', 0, 8],
   ['Fetch', 4, 11],
   ['ListOffsets', 1, 3],
   ['Metadata', 0, 6],

@@ -1,9 +1,10 @@
-// Produce (key 0), versions 3-7 accepted (0-7 advertised, see codec/api-table.ts): validates and appends
+// Produce (key 0), versions 3-8 accepted (0-8 advertised, see codec/api-table.ts): validates and appends
 // record batches as sent; acks=0 gets no response. v0-v2 (message sets v0/v1) are answered with
 // UNSUPPORTED_VERSION for every partition, as Kafka 4 does; with acks=0 the connection closes instead.
 // While a resource alarm is on, a Produce is held first (produce-alarm.ts).
-import type { ProduceRequest, ProduceResponse } from '../codec/generated/index.js';
+import type { ProduceRequest, ProduceResponse, ProduceResponse_BatchIndexAndErrorMessage } from '../codec/generated/index.js';
 import { defaultProduceResponse } from '../codec/generated/index.js';
+import type { BrokerError } from '../../../lib/errors.js';
 import { KafkaError, kafkaErrorOf } from '../errors.js';
 import { findTopic, type HandlerContext } from './context.js';
 import { alarmTimeoutResponse, holdForAlarm } from './produce-alarm.js';
@@ -33,7 +34,7 @@ export async function handleProduce(ctx: HandlerContext, req: ProduceRequest, ve
       const stream = findTopic(ctx, t.name);
       const partitionResponses = await Promise.all(
         t.partitionData.map(async (p) => {
-          const out = { index: p.index, errorCode: 0, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null as string | null, currentLeader: { leaderId: -1, leaderEpoch: -1 } };
+          const out = { index: p.index, errorCode: 0, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [] as ProduceResponse_BatchIndexAndErrorMessage[], errorMessage: null as string | null, currentLeader: { leaderId: -1, leaderEpoch: -1 } };
           if (!stream || p.index < 0 || p.index >= stream.partitionCount) {
             out.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
             return out;
@@ -50,6 +51,9 @@ export async function handleProduce(ctx: HandlerContext, req: ProduceRequest, ve
           } catch (err) {
             out.errorCode = kafkaErrorOf(err);
             out.errorMessage = (err as Error).message;
+            // Records refused by a broker rule (a reserved header name): one message per record (v8+).
+            const recordErrors = (err as BrokerError).detail?.['recordErrors'] as Array<{ batchIndex: number; message: string }> | undefined;
+            if (recordErrors) out.recordErrors = recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
           }
           return out;
         }),
