@@ -29,6 +29,9 @@ const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')
 const norm = (p: string) => p.replace(/\/+/g, '/').replace(/\/$/, '') || '/';
 
 class MemHandle implements FileHandle {
+  /** Like a closed descriptor: every later operation fails with EBADF (close ordering bugs show in tests). */
+  private closed = false;
+
   constructor(
     private readonly fs: MemoryFileSystem,
     private readonly path: string,
@@ -41,6 +44,7 @@ class MemHandle implements FileHandle {
   }
 
   async append(buffers: readonly Buffer[]): Promise<void> {
+    this.checkOpen();
     this.fs.maybeFail('append', this.path);
     if (!this.writable) throw fsError('EBADF', this.path);
     let total = 0;
@@ -64,6 +68,7 @@ class MemHandle implements FileHandle {
   }
 
   async read(target: Buffer, targetOffset: number, length: number, position: number): Promise<number> {
+    this.checkOpen();
     this.fs.maybeFail('read', this.path);
     const n = Math.max(0, Math.min(length, this.file.size - position));
     this.file.data.copy(target, targetOffset, position, position + n);
@@ -71,11 +76,13 @@ class MemHandle implements FileHandle {
   }
 
   async writeAt(data: Buffer, position: number): Promise<void> {
+    this.checkOpen();
     this.fs.maybeFail('writeAt', this.path);
     this.writeBytes(data, position);
   }
 
   async sync(): Promise<void> {
+    this.checkOpen();
     this.fs.maybeFail('sync', this.path);
     const covered = Buffer.from(this.file.data.subarray(0, this.file.size));
     const gate = this.fs.syncGate(this.path);
@@ -84,13 +91,20 @@ class MemHandle implements FileHandle {
   }
 
   async truncate(length: number): Promise<void> {
+    this.checkOpen();
     this.fs.maybeFail('truncate', this.path);
     if (length < this.file.size) this.file.data.fill(0, length, this.file.size);
     else this.writeBytes(Buffer.alloc(length - this.file.size), this.file.size);
     this.file.size = length;
   }
 
-  async close(): Promise<void> {}
+  private checkOpen(): void {
+    if (this.closed) throw fsError('EBADF', `file closed: ${this.path}`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
 }
 
 export interface CrashOptions {
