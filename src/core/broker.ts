@@ -17,7 +17,8 @@ import { SettlementLog } from '../storage/queue-state/settlement-log.js';
 import { joinPath } from '../storage/fs/file-system.js';
 import { queueDir, streamPartitionDir, streamDir } from '../storage/data-dir.js';
 import { defaultStreamConfig, Stream, type StreamConfig } from './streams/stream.js';
-import { GroupCoordinator } from './groups/group-coordinator.js';
+import type { GroupCoordinator } from './groups/group-coordinator.js';
+import { openGroupCoordinator, type GroupLimits } from './groups/open-coordinator.js';
 import { Queue, type DeadLetterSink, type PublishOutcome, type QueueArguments } from './queues/queue.js';
 import { UserStore } from './auth/user-store.js';
 import { ProducerIdAllocator } from './producer-ids.js';
@@ -43,6 +44,8 @@ export interface BrokerOptions {
   clock?: Clock;
   /** group.initial.rebalance.delay.ms (default 3000, as Kafka). */
   groupInitialRebalanceDelayMs?: number;
+  /** Consumer-group limits (session timeouts, offsets retention, compaction); defaults as GROUP_DEFAULTS. */
+  groups?: GroupLimits;
 }
 
 export interface BrokerHealth {
@@ -92,6 +95,7 @@ export class Broker {
         fsyncIntervalMs: opts.fsyncIntervalMs ?? 200,
         clock: opts.clock ?? systemClock,
         groupInitialRebalanceDelayMs: opts.groupInitialRebalanceDelayMs ?? 3000,
+        groups: opts.groups ?? {},
       },
       meta,
       users,
@@ -258,15 +262,8 @@ export class Broker {
 
   private async openCoordinator(vhost: string): Promise<GroupCoordinator> {
     const o = this.options;
-    const offsetsLog = await FilePartitionLog.open({
-      fs: o.fs,
-      dir: joinPath(vhostDir(o.dataDir, vhost), 'internal', CONSUMER_OFFSETS),
-      fsync: o.fsync,
-      fsyncIntervalMs: o.fsyncIntervalMs,
-      clock: o.clock,
-      segmentBytesMax: 64 * 1024 * 1024,
-    });
-    const c = await GroupCoordinator.open({ offsetsLog, clock: o.clock, initialRebalanceDelayMs: o.groupInitialRebalanceDelayMs });
+    const dir = joinPath(vhostDir(o.dataDir, vhost), 'internal', CONSUMER_OFFSETS);
+    const c = await openGroupCoordinator({ fs: o.fs, dir, fsync: o.fsync, fsyncIntervalMs: o.fsyncIntervalMs, clock: o.clock }, { initialRebalanceDelayMs: o.groupInitialRebalanceDelayMs, ...o.groups });
     this.coordinators.set(vhost, c);
     return c;
   }

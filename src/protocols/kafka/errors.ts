@@ -33,6 +33,8 @@ export const KafkaError = {
   GROUP_ID_NOT_FOUND: 69,
   MEMBER_ID_REQUIRED: 79,
   INVALID_RECORD: 87,
+  FENCED_INSTANCE_ID: 82,
+  INVALID_COMMIT_OFFSET_SIZE: 28,
   UNKNOWN_SERVER_ERROR: -1,
 } as const;
 
@@ -77,6 +79,10 @@ export function kafkaGroupError(e: GroupError): number {
       return KafkaError.REBALANCE_IN_PROGRESS;
     case GroupError.MemberIdRequired:
       return KafkaError.MEMBER_ID_REQUIRED;
+    case GroupError.FencedInstanceId:
+      return KafkaError.FENCED_INSTANCE_ID;
+    case GroupError.InvalidCommitOffsetSize:
+      return KafkaError.INVALID_COMMIT_OFFSET_SIZE;
     case GroupError.InconsistentGroupProtocol:
       return KafkaError.INCONSISTENT_GROUP_PROTOCOL;
     case GroupError.InvalidSessionTimeout:

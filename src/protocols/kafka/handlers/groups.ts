@@ -5,6 +5,7 @@
 import * as g from '../codec/generated/index.js';
 import { kafkaGroupError, KafkaError } from '../errors.js';
 import { NODE_ID, type HandlerContext } from './context.js';
+import { GroupError } from '../../../core/groups/group-coordinator.js';
 
 export function handleFindCoordinator(ctx: HandlerContext, req: g.FindCoordinatorRequest): g.FindCoordinatorResponse {
   const res = g.defaultFindCoordinatorResponse();
@@ -45,7 +46,7 @@ export async function handleJoinGroup(ctx: HandlerContext, req: g.JoinGroupReque
 export async function handleSyncGroup(ctx: HandlerContext, req: g.SyncGroupRequest): Promise<g.SyncGroupResponse> {
   const r = await ctx.broker
     .groups(ctx.settings.vhost)
-    .syncGroup(req.groupId, req.generationId, req.memberId, req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })));
+    .syncGroup(req.groupId, req.generationId, req.memberId, req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })), req.groupInstanceId ?? null);
   const res = g.defaultSyncGroupResponse();
   res.errorCode = kafkaGroupError(r.error);
   res.protocolType = r.protocolType;
@@ -56,16 +57,17 @@ export async function handleSyncGroup(ctx: HandlerContext, req: g.SyncGroupReque
 
 export function handleHeartbeat(ctx: HandlerContext, req: g.HeartbeatRequest): g.HeartbeatResponse {
   const res = g.defaultHeartbeatResponse();
-  res.errorCode = kafkaGroupError(ctx.broker.groups(ctx.settings.vhost).heartbeat(req.groupId, req.generationId, req.memberId));
+  res.errorCode = kafkaGroupError(ctx.broker.groups(ctx.settings.vhost).heartbeat(req.groupId, req.generationId, req.memberId, req.groupInstanceId ?? null));
   return res;
 }
 
 export function handleLeaveGroup(ctx: HandlerContext, req: g.LeaveGroupRequest, version: number): g.LeaveGroupResponse {
   const res = g.defaultLeaveGroupResponse();
-  const ids = version >= 3 ? req.members.map((m) => m.memberId) : [req.memberId];
-  const errors = ctx.broker.groups(ctx.settings.vhost).leaveGroup(req.groupId, ids);
-  if (version >= 3) res.members = req.members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: kafkaGroupError(errors[i]!) }));
-  else res.errorCode = kafkaGroupError(errors[0]!);
+  const leaving = version >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })) : [{ memberId: req.memberId }];
+  const errors = ctx.broker.groups(ctx.settings.vhost).leaveGroup(req.groupId, leaving);
+  const groupLevel = errors.length > 0 && (errors[0] === GroupError.InvalidGroupId || errors[0] === GroupError.CoordinatorNotAvailable);
+  if (version < 3 || groupLevel) res.errorCode = kafkaGroupError(errors[0] ?? GroupError.None);
+  else res.members = req.members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: kafkaGroupError(errors[i]!) }));
   return res;
 }
 
@@ -76,7 +78,7 @@ export async function handleOffsetCommit(ctx: HandlerContext, req: g.OffsetCommi
   const offsets = req.topics.flatMap((t) =>
     t.partitions.filter((p) => storableOffset(p.committedOffset)).map((p) => ({ stream: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.committedMetadata })),
   );
-  const err = await ctx.broker.groups(ctx.settings.vhost).commitOffsets(req.groupId, req.generationIdOrMemberEpoch, req.memberId, offsets);
+  const err = await ctx.broker.groups(ctx.settings.vhost).commitOffsets(req.groupId, req.generationIdOrMemberEpoch, req.memberId, offsets, req.groupInstanceId ?? null);
   const res = g.defaultOffsetCommitResponse();
   const code = kafkaGroupError(err);
   res.topics = req.topics.map((t) => ({
