@@ -23,6 +23,11 @@ program
   .option('--fsync-interval-ms <ms>', 'longest time between fsyncs with --fsync interval (default 200)')
   .option('--disk-free-limit-bytes <bytes>', 'block publishers while free disk space is below this (default 52428800)')
   .option('--memory-high-watermark <fraction>', 'block publishers while memory use exceeds this fraction of RAM (default 0.4)')
+  .option('--group-initial-rebalance-delay-ms <ms>', 'Kafka: how long a rebalance of an empty group waits for more members (default 3000)')
+  .option('--group-min-session-timeout-ms <ms>', 'Kafka: smallest session timeout a group member may ask for (default 6000)')
+  .option('--group-max-session-timeout-ms <ms>', 'Kafka: largest session timeout a group member may ask for (default 1800000)')
+  .option('--offsets-retention-minutes <min>', 'Kafka: committed offsets of an empty group are kept this long (default 10080, 7 days)')
+  .option('--offsets-retention-check-interval-ms <ms>', 'Kafka: how often offsets expire and empty groups are removed (default 600000)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
   .addHelpText('after', '\nEvery option can also be set as JUNCTION_<OPTION> (e.g. JUNCTION_DATA_DIR) or in the config file.\nPrecedence: command line > environment > config file > defaults.')
   .action(async (opts: Record<string, unknown>) => {

@@ -22,6 +22,15 @@ export interface ServerConfig {
   diskFreeLimitBytes: number;
   /** Resource alarm while the process's resident memory exceeds this fraction of the machine's. */
   memoryHighWatermark: number;
+  /** Kafka group.initial.rebalance.delay.ms: how long a rebalance of an empty group waits for more members. */
+  groupInitialRebalanceDelayMs: number;
+  /** Kafka group.min.session.timeout.ms / group.max.session.timeout.ms: the session timeouts members may ask for. */
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  /** Kafka offsets.retention.minutes: committed offsets of an empty group are removed this long after it became empty. */
+  offsetsRetentionMinutes: number;
+  /** Kafka offsets.retention.check.interval.ms: how often offsets expire and empty groups without offsets are removed. */
+  offsetsRetentionCheckIntervalMs: number;
   logLevel: string;
 }
 
@@ -38,6 +47,11 @@ export const defaultConfig: ServerConfig = {
   fsyncIntervalMs: 200,
   diskFreeLimitBytes: 50 * 1024 * 1024,
   memoryHighWatermark: 0.4,
+  groupInitialRebalanceDelayMs: 3000,
+  groupMinSessionTimeoutMs: 6000,
+  groupMaxSessionTimeoutMs: 1_800_000,
+  offsetsRetentionMinutes: 7 * 24 * 60,
+  offsetsRetentionCheckIntervalMs: 600_000,
   logLevel: 'info',
 };
 
@@ -83,6 +97,16 @@ function coerce(key: Key, v: unknown, name: string): ServerConfig[Key] {
     case 'memoryHighWatermark': {
       const n = Number(v);
       if (!Number.isFinite(n) || n <= 0 || n > 1) throw new ConfigError(`${name}: '${String(v)}' is not a fraction in (0, 1]`);
+      return n;
+    }
+    case 'groupInitialRebalanceDelayMs':
+    case 'groupMinSessionTimeoutMs':
+    case 'groupMaxSessionTimeoutMs':
+    case 'offsetsRetentionMinutes':
+    case 'offsetsRetentionCheckIntervalMs': {
+      const n = Number(v);
+      const min = key === 'groupInitialRebalanceDelayMs' ? 0 : 1;
+      if (!Number.isSafeInteger(n) || n < min || n > 2 ** 31 - 1) throw new ConfigError(`${name}: '${String(v)}' is not an integer in ${min}..${2 ** 31 - 1}`);
       return n;
     }
     case 'logLevel': {

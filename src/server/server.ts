@@ -44,7 +44,18 @@ function listen(server: Server | NetServer, port: number, host: string): Promise
 
 export async function startServer(config: ServerConfig, log: Logger = childLogger('server')): Promise<RunningServer> {
   const started = Date.now();
-  const broker = await Broker.open({ dataDir: config.dataDir, fsync: config.fsync, fsyncIntervalMs: config.fsyncIntervalMs });
+  const broker = await Broker.open({
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    fsyncIntervalMs: config.fsyncIntervalMs,
+    groupInitialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+    groups: {
+      sessionTimeoutMinMs: config.groupMinSessionTimeoutMs,
+      sessionTimeoutMaxMs: config.groupMaxSessionTimeoutMs,
+      offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
+      offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+    },
+  });
   const listeners: ListenerInfo[] = [];
   const closers: Array<() => Promise<void>> = [];
   let amqpListener: AmqpListener | undefined;

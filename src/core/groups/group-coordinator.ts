@@ -529,22 +529,18 @@ export class GroupCoordinator {
 
   describeGroup(groupId: string): GroupDescription {
     const g = this.groups.get(groupId);
-    if (!g) return { groupId, state: 'Dead', protocolType: '', protocolName: '', generationId: -1, members: [] };
-    return {
-      groupId,
-      state: g.state,
-      protocolType: g.protocolType,
-      protocolName: g.protocolName,
-      generationId: g.generationId,
-      members: [...g.members.values()].map((m) => ({
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        metadata: m.metadataFor(g.protocolName),
-        assignment: m.assignment,
-      })),
-    };
+    return g ? g.describe() : { groupId, state: 'Dead', protocolType: '', protocolName: '', generationId: -1, members: [] };
+  }
+
+  /** Counts for tests and monitoring: groups known, members, and member ids pending their second JoinGroup. */
+  stats(): { groups: number; members: number; pendingMembers: number } {
+    let members = 0;
+    let pendingMembers = 0;
+    for (const g of this.groups.values()) {
+      members += g.members.size;
+      pendingMembers += g.pending.size;
+    }
+    return { groups: this.groups.size, members, pendingMembers };
   }
 
   listGroups(): Array<{ groupId: string; protocolType: string; state: GroupState }> {

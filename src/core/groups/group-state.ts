@@ -1,6 +1,6 @@
 // The in-memory state of one classic group and its members (no behaviour beyond bookkeeping; the state
 // machine is GroupCoordinator's).
-import type { GroupProtocol, GroupState, JoinResult, SyncResult } from './group-types.js';
+import type { GroupDescription, GroupProtocol, GroupState, JoinResult, SyncResult } from './group-types.js';
 
 export const EMPTY = Buffer.alloc(0);
 
@@ -99,6 +99,24 @@ export class Group {
       votes.set(pick, (votes.get(pick) ?? 0) + 1);
     }
     return [...votes].sort((a, b) => b[1] - a[1])[0]![0];
+  }
+
+  describe(): GroupDescription {
+    return {
+      groupId: this.groupId,
+      state: this.state,
+      protocolType: this.protocolType,
+      protocolName: this.protocolName,
+      generationId: this.generationId,
+      members: [...this.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: m.metadataFor(this.protocolName),
+        assignment: m.assignment,
+      })),
+    };
   }
 
   clearTimers(): void {

@@ -103,7 +103,7 @@ export interface GroupCoordinatorOptions {
   /**
    * Compaction of the offsets log: once more records were appended since the last snapshot than this or
    * the number of live offsets (whichever is larger), a snapshot of the live offsets is appended and the
-   * segments before it are deleted. Default 10,000.
+   * segments before it are deleted. Default 2,000.
    */
   offsetsCompactionMinRecords?: number;
 }
@@ -114,7 +114,7 @@ export const GROUP_DEFAULTS = {
   sessionTimeoutMaxMs: 1_800_000,
   offsetsRetentionMs: 7 * 24 * 3600 * 1000,
   offsetsRetentionCheckIntervalMs: 600_000,
-  offsetsCompactionMinRecords: 10_000,
+  offsetsCompactionMinRecords: 2000,
   /** Kafka's fixed timeout of a new member's first JoinGroup (it cannot heartbeat yet). */
   newMemberJoinTimeoutMs: 300_000,
 } as const;

@@ -6,7 +6,7 @@ import type { FsyncPolicy } from '../../storage/log/types.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.js';
 
 /** Segment size of the offsets log: compaction deletes whole segments, so what it leaves behind is at most one. */
-export const OFFSETS_SEGMENT_BYTES = 1024 * 1024;
+export const OFFSETS_SEGMENT_BYTES = 256 * 1024;
 
 export type GroupLimits = Omit<GroupCoordinatorOptions, 'offsetsLog' | 'clock'>;
 
