@@ -8,6 +8,7 @@ import { NodeFileSystem } from '../../storage/fs/node-fs.js';
 import { LocalMetaStore } from '../../storage/meta/local-meta-store.js';
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import { UserStore } from './user-store.js';
+import { passwordCheckStats } from './password-check.js';
 
 async function store() {
   const meta = await LocalMetaStore.open(new NodeFileSystem(), mkdtempSync(join(tmpdir(), 'users-')));
@@ -51,5 +52,32 @@ test('permissions: RabbitMQ-style regexes per vhost', async () => {
   await assert.rejects(users.setPermission('ghost', '/', { configure: '', write: '', read: '' }), BrokerError);
   await users.delete('u');
   assert.equal(new UserStore(meta).get('u'), undefined);
+  await meta.close();
+});
+
+test('verifyPlain derives on the threadpool once per credential, shares concurrent checks, and forgets a user that changed', async () => {
+  const { meta, users } = await store();
+  await users.put('app', 's3cret', { iterations: 64 });
+  const before = passwordCheckStats.derivations;
+  // 50 concurrent checks of the same credentials: one derivation.
+  const all = await Promise.all(Array.from({ length: 50 }, () => users.verifyPlain('app', 's3cret', false)));
+  assert.ok(all.every((u) => u.name === 'app'));
+  assert.equal(passwordCheckStats.derivations - before, 1);
+  // Cached: no derivation at all, the sync path too.
+  await users.verifyPlain('app', 's3cret', false);
+  users.authenticatePlain('app', 's3cret', false);
+  assert.equal(passwordCheckStats.derivations - before, 1);
+  // Wrong passwords are never cached (each costs a derivation) and refused.
+  await assert.rejects(users.verifyPlain('app', 'wrong', false), (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.AccessRefused);
+  await assert.rejects(users.verifyPlain('app', 'wrong', false), BrokerError);
+  await assert.rejects(users.verifyPlain('nobody', 'x', false), BrokerError);
+  assert.equal(passwordCheckStats.derivations - before, 4);
+  // A new password: the old one no longer logs in, the new one does.
+  await users.put('app', 'new-secret', { iterations: 64 });
+  await assert.rejects(users.verifyPlain('app', 's3cret', false), BrokerError);
+  assert.equal((await users.verifyPlain('app', 'new-secret', false)).name, 'app');
+  // Deleted: refused although the check was cached.
+  await users.delete('app');
+  await assert.rejects(users.verifyPlain('app', 'new-secret', false), BrokerError);
   await meta.close();
 });

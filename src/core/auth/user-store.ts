@@ -5,6 +5,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import type { MetaRecord, MetaStore } from '../../storage/meta/meta-store.js';
+import { PasswordChecker } from './password-check.js';
 
 export const SCRAM_ITERATIONS_DEFAULT = 4096;
 const NAME_BYTES_MAX = 255;
@@ -69,6 +70,8 @@ function userFromRecord(r: MetaRecord): User {
 export class UserStore {
   private readonly users = new Map<string, User>();
   private readonly permissions = new Map<string, Permission>();
+  /** Async, cached password checks (password-check.ts). */
+  private readonly passwords = new PasswordChecker();
 
   constructor(private readonly meta: MetaStore) {
     for (const r of meta.list('user')) {
@@ -99,6 +102,7 @@ export class UserStore {
     };
     await this.meta.put(userRecord(user));
     this.users.set(name, user);
+    this.passwords.forget(name);
     return user;
   }
 
@@ -108,10 +112,25 @@ export class UserStore {
     for (const k of this.permissions.keys()) if (k.startsWith(name + '\u0000')) ops.push({ op: 'delete', kind: 'permission', key: k });
     await this.meta.apply(ops);
     this.users.delete(name);
+    this.passwords.forget(name);
     for (const o of ops) if (o.kind === 'permission') this.permissions.delete(o.key);
   }
 
-  /** Checks a clear-text password (SASL PLAIN, AMQPLAIN) in constant time. `remoteIsLoopback` enforces loopbackOnly. */
+  /**
+   * Checks a clear-text password (SASL PLAIN, AMQP PLAIN / AMQPLAIN) off the event loop: PBKDF2 runs on the
+   * threadpool and successful checks are cached until the user changes (password-check.ts).
+   * `remoteIsLoopback` enforces loopbackOnly.
+   */
+  async verifyPlain(name: string, password: string, remoteIsLoopback: boolean): Promise<User> {
+    const user = this.users.get(name);
+    if (!(await this.passwords.check(name, password, user?.scram))) throw new BrokerError(ErrorCode.AccessRefused, `user '${name}' - invalid credentials`);
+    // The user may have changed while the check ran: only the credentials checked count.
+    if (user === undefined || this.users.get(name) !== user) throw new BrokerError(ErrorCode.AccessRefused, `user '${name}' - invalid credentials`);
+    if (user.loopbackOnly && !remoteIsLoopback) throw new BrokerError(ErrorCode.AccessRefused, `user '${name}' can only connect via localhost`);
+    return user;
+  }
+
+  /** The same check on the event loop (synchronous callers); prefer verifyPlain. */
   authenticatePlain(name: string, password: string, remoteIsLoopback: boolean): User {
     const user = this.users.get(name);
     const refused = () => new BrokerError(ErrorCode.AccessRefused, `user '${name}' - invalid credentials`);
@@ -119,8 +138,11 @@ export class UserStore {
       deriveScram(password, Buffer.alloc(16), SCRAM_ITERATIONS_DEFAULT); // same work whether or not the user exists
       throw refused();
     }
-    const derived = deriveScram(password, user.scram.salt, user.scram.iterations);
-    if (!timingSafeEqual(derived.storedKey, user.scram.storedKey)) throw refused();
+    if (!this.passwords.cached(name, password, user.scram)) {
+      const derived = deriveScram(password, user.scram.salt, user.scram.iterations);
+      if (!timingSafeEqual(derived.storedKey, user.scram.storedKey)) throw refused();
+      this.passwords.verifiedNow(name, password, user.scram);
+    }
     if (user.loopbackOnly && !remoteIsLoopback) throw new BrokerError(ErrorCode.AccessRefused, `user '${name}' can only connect via localhost`);
     return user;
   }

@@ -8,6 +8,7 @@ import type { FieldTable } from '../../core/message.js';
 import { BrokerError } from '../../lib/errors.js';
 import { childLogger } from '../../lib/logger.js';
 import { decodeContentHeader } from './codec/content-header.js';
+import { InPlace, bodyInPlace, contentHeaderInPlace, publishMethodInPlace } from './publish-in-place.js';
 import { AmqpDecodeError } from './codec/decode-error.js';
 import { AmqpFrameParser, HEARTBEAT_FRAME, PROTOCOL_HEADER, ViewResult, newFrameView, type AmqpFrame, type AmqpFrameView } from './codec/frame.js';
 import { FrameType, ReplyCode } from './codec/generated/constants.js';
@@ -61,6 +62,8 @@ export class AmqpConnection {
   private sent = false;
   private silentTicks = 0;
   private paused = false;
+  /** A password check runs (off the event loop): later frames wait in the parser. */
+  private authenticating = false;
   /** Flow holds: queues this connection published to that cannot keep up (credit flow). */
   private flowHolds = 0;
   /** Publishes handed to the core and not yet settled (bytes), for back-pressure. */
@@ -163,7 +166,7 @@ export class AmqpConnection {
     const s = this.ctx.settings;
     try {
       for (;;) {
-        if (this.paused && this.state === 'opened') break;
+        if ((this.paused && this.state === 'opened') || this.authenticating) break;
         const r = this.parser.readView(v);
         if (r === ViewResult.NeedMore) break;
         if (r === ViewResult.ProtocolHeader) {
@@ -193,68 +196,20 @@ export class AmqpConnection {
   }
 
   /**
-   * The publish path without per-frame objects: basic.publish, its content header and body frames on an
-   * open channel are handled in place (the generic path below gives the same results, errors included, and
-   * takes every other frame and every case that is not plain).
+   * The publish path without per-frame objects (publish-in-place.ts): basic.publish, its content header and
+   * body frames on an open channel are handled in place; every other frame and case takes onFrame.
    */
   private onFrameView(v: AmqpFrameView): void {
     if (this.state === 'opened') {
-      if (v.type === FrameType.Method ? this.publishMethodInPlace(v) : v.type === FrameType.Header ? this.contentHeaderInPlace(v) : v.type === FrameType.Body && this.bodyInPlace(v)) return;
+      const r = v.type === FrameType.Method ? publishMethodInPlace(this.channels, v) : v.type === FrameType.Header ? contentHeaderInPlace(this.channels, v, this.ctx.settings.messageBytesMax) : v.type === FrameType.Body ? bodyInPlace(this.channels, v) : InPlace.No;
+      if (r === InPlace.Complete) {
+        const ch = this.channels.get(v.channel)!;
+        return this.completeContent(ch, ch.pending);
+      }
+      if (r === InPlace.Partial) return this.checkContentAssembly();
+      if (r === InPlace.Done) return;
     }
     this.onFrame({ type: v.type, channel: v.channel, payload: v.buf.subarray(v.start, v.end) });
-  }
-
-  /** basic.publish (class 60, method 40) on an open channel with no content pending. */
-  private publishMethodInPlace(v: AmqpFrameView): boolean {
-    const b = v.buf;
-    const end = v.end;
-    let p = v.start;
-    // class-id, method-id, ticket, exchange length, routing key length, bits: at least 9 bytes.
-    if (end - p < 9 || b[p] !== 0 || b[p + 1] !== 60 || b[p + 2] !== 0 || b[p + 3] !== 40) return false;
-    const ch = this.channels.get(v.channel);
-    if (ch === undefined || ch.closing) return false;
-    const pc = ch.pending;
-    if (pc.active) return false;
-    p += 6;
-    const xl = b[p++]!;
-    if (p + xl + 2 > end) return false;
-    const xAt = p;
-    p += xl;
-    const kl = b[p++]!;
-    if (p + kl + 1 !== end) return false;
-    const bits = b[p + kl]!;
-    pc.begin(pc.exchangeAt(b, xAt, xl), pc.routingKeyAt(b, p, kl), (bits & 1) !== 0, (bits & 2) !== 0);
-    return true;
-  }
-
-  /** The content header of a publish whose body fits the size limit; a repeated properties block is not decoded again. */
-  private contentHeaderInPlace(v: AmqpFrameView): boolean {
-    const pc = this.channels.get(v.channel)?.pending;
-    if (pc === undefined || !pc.active || pc.props !== undefined) return false;
-    const b = v.buf;
-    const p = v.start;
-    if (v.end - p < 14 || b[p] !== 0 || b[p + 1] !== 60) return false;
-    const size = b.readUInt32BE(p + 8);
-    if (b.readUInt32BE(p + 4) !== 0 || size > this.ctx.settings.messageBytesMax) return false;
-    let props = pc.repeatedProps(b, p + 12, v.end);
-    if (props === undefined) {
-      props = decodeContentHeader(b.subarray(p, v.end)).properties;
-      pc.rememberProps(b, p + 12, v.end, props);
-    }
-    pc.props = props;
-    pc.bodySize = size;
-    if (size === 0) this.completeContent(this.channels.get(v.channel)!, pc);
-    return true;
-  }
-
-  private bodyInPlace(v: AmqpFrameView): boolean {
-    const ch = this.channels.get(v.channel);
-    const pc = ch?.pending;
-    if (pc === undefined || !pc.active || pc.props === undefined || pc.received + (v.end - v.start) > pc.bodySize) return false;
-    pc.addPart(v.buf.subarray(v.start, v.end));
-    if (pc.received === pc.bodySize) this.completeContent(ch!, pc);
-    else this.checkContentAssembly();
-    return true;
   }
 
   private onFrame(f: AmqpFrame): void {
@@ -502,15 +457,24 @@ export class AmqpConnection {
     const cred = credentialsOf(a.mechanism, a.response);
     if (typeof cred === 'string') return this.authFailed(cred);
     const { user, password } = cred;
-    try {
-      this.ctx.broker.users.authenticatePlain(user, password, this.loopback);
-    } catch (err) {
-      return this.authFailed(err instanceof BrokerError ? `${a.mechanism} login refused: ${err.message}` : 'login refused');
-    }
+    this.authenticating = true;
+    void this.ctx.broker.users.verifyPlain(user, password, this.loopback).then(
+      () => this.loggedIn(user),
+      (err: unknown) => {
+        this.authenticating = false;
+        if (this.state !== 'closed') this.authFailed(err instanceof BrokerError ? `${a.mechanism} login refused: ${err.message}` : 'login refused');
+      },
+    );
+  }
+
+  private loggedIn(user: string): void {
+    this.authenticating = false;
+    if (this.state !== 'start-ok') return;
     this.user = user;
     const s = this.ctx.settings;
     this.write(encodeConnectionTuneFrame(0, { channelMax: s.channelMax, frameMax: s.frameMax, heartbeat: s.heartbeatSec }));
     this.state = 'tune-ok';
+    if (this.parser.bufferedBytes > 0) this.readFrames();
   }
 
   private authFailed(text: string): void {
