@@ -137,3 +137,19 @@ test('an empty group without committed offsets disappears from ListGroups; one w
     await server.close();
   }
 });
+
+test('OffsetCommit metadata over offset.metadata.max.bytes is refused for its partition; the others are committed', { timeout: 30_000 }, async () => {
+  const server = await start();
+  const raw = await Raw.open(server.port('kafka')!);
+  try {
+    const part = (partitionIndex: number, metadata: string) => ({ ...g.defaultOffsetCommitRequest_OffsetCommitRequestPartition(), partitionIndex, committedOffset: 7n, committedMetadata: metadata });
+    const r = await raw.send(8, 2, (w) =>
+      g.encodeOffsetCommitRequest(w, 2, { ...g.defaultOffsetCommitRequest(), groupId: 'meta', generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 't', partitions: [part(0, 'x'.repeat(4097)), part(1, 'ok')] }] }),
+    );
+    assert.deepEqual(g.decodeOffsetCommitResponse(r, 2).topics[0]!.partitions.map((p) => p.errorCode), [12, 0]);
+    assert.deepEqual(server.broker.groups().fetchOffsets('meta').map((o) => [o.partition, o.metadata]), [[1, 'ok']]);
+  } finally {
+    raw.close();
+    await server.close();
+  }
+});

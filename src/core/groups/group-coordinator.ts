@@ -49,6 +49,7 @@ export class GroupCoordinator {
       offsetsRetentionMs: opts.offsetsRetentionMs ?? GROUP_DEFAULTS.offsetsRetentionMs,
       offsetsRetentionCheckIntervalMs: opts.offsetsRetentionCheckIntervalMs ?? GROUP_DEFAULTS.offsetsRetentionCheckIntervalMs,
       offsetsCompactionMinRecords: opts.offsetsCompactionMinRecords ?? GROUP_DEFAULTS.offsetsCompactionMinRecords,
+      offsetMetadataMaxBytes: opts.offsetMetadataMaxBytes ?? GROUP_DEFAULTS.offsetMetadataMaxBytes,
     };
     // Groups with committed offsets exist (Empty) after a restart, as Kafka loads them.
     for (const id of offsets.groupIds()) this.groups.set(id, new Group(id));
@@ -114,7 +115,7 @@ export class GroupCoordinator {
       g.pending.delete(req.memberId);
       return this.addMemberAndRebalance(g, req.memberId, { ...req, groupInstanceId: null });
     }
-    const err = this.validateMember(g, req.memberId, req.groupInstanceId ?? null);
+    const err = g.validateMember(req.memberId, req.groupInstanceId ?? null);
     if (err) return done(joinError(err, req.memberId));
     const m = g.members.get(req.memberId)!;
     const current = (): JoinResult => ({
@@ -194,6 +195,15 @@ export class GroupCoordinator {
   private expirePending(g: Group, memberId: string): void {
     if (!g.pending.delete(memberId)) return;
     if (g.is('PreparingRebalance')) this.tryCompleteJoin(g);
+    // A group that only ever held pending ids (a flood of first JoinGroups) goes with the last of them.
+    else if (g.is('Empty') && g.generationId === 0 && g.pending.size === 0 && g.protocolType === '' && !this.offsets.has(g.groupId)) this.removeGroup(g);
+  }
+
+  private removeGroup(g: Group): void {
+    if (this.groups.get(g.groupId) !== g) return;
+    g.state = 'Dead';
+    g.clearTimers();
+    this.groups.delete(g.groupId);
   }
 
   private maybePrepareRebalance(g: Group): void {
@@ -312,18 +322,6 @@ export class GroupCoordinator {
     this.becomeEmpty(g);
   }
 
-  // ---- validation ----------------------------------------------------------------------------------------
-
-  /** Kafka's validateCurrentMember: a static instance id must map to this member id; the member must exist. */
-  private validateMember(g: Group, memberId: string, groupInstanceId: string | null): GroupError | undefined {
-    if (groupInstanceId !== null) {
-      const current = g.staticMembers.get(groupInstanceId);
-      if (current === undefined) return GroupError.UnknownMemberId;
-      if (current !== memberId) return GroupError.FencedInstanceId;
-    }
-    return g.members.has(memberId) ? undefined : GroupError.UnknownMemberId;
-  }
-
   // ---- sync / heartbeat / leave --------------------------------------------------------------------------
 
   syncGroup(groupId: string, generationId: number, memberId: string, assignments: Array<{ memberId: string; assignment: Buffer }>, groupInstanceId: string | null = null): Promise<SyncResult> {
@@ -332,7 +330,7 @@ export class GroupCoordinator {
     if (groupId === '') return fail(GroupError.InvalidGroupId);
     const g = this.groups.get(groupId);
     if (!g) return fail(GroupError.UnknownMemberId);
-    const err = this.validateMember(g, memberId, groupInstanceId) ?? (generationId !== g.generationId ? GroupError.IllegalGeneration : undefined);
+    const err = g.validateMember(memberId, groupInstanceId) ?? (generationId !== g.generationId ? GroupError.IllegalGeneration : undefined);
     if (err) return fail(err);
     const m = g.members.get(memberId)!;
     switch (g.state) {
@@ -371,7 +369,7 @@ export class GroupCoordinator {
     if (groupId === '') return GroupError.InvalidGroupId;
     const g = this.groups.get(groupId);
     if (!g) return GroupError.UnknownMemberId;
-    const err = this.validateMember(g, memberId, groupInstanceId) ?? (generationId !== g.generationId ? GroupError.IllegalGeneration : undefined);
+    const err = g.validateMember(memberId, groupInstanceId) ?? (generationId !== g.generationId ? GroupError.IllegalGeneration : undefined);
     if (err) return err;
     const m = g.members.get(memberId)!;
     switch (g.state) {
@@ -409,7 +407,7 @@ export class GroupCoordinator {
         this.expirePending(g, memberId);
         return GroupError.None;
       }
-      const err = this.validateMember(g, memberId, instanceId);
+      const err = g.validateMember(memberId, instanceId);
       if (err) return err;
       this.memberGone(g, g.members.get(memberId)!);
       return GroupError.None;
@@ -473,11 +471,12 @@ export class GroupCoordinator {
     }
     if (!(generationId < 0 && g.is('Empty'))) {
       if (generationId >= 0 || memberId !== '' || groupInstanceId !== null) {
-        const err = this.validateMember(g, memberId, groupInstanceId) ?? (generationId !== g.generationId ? GroupError.IllegalGeneration : undefined);
+        const err = g.validateMember(memberId, groupInstanceId) ?? (generationId !== g.generationId ? GroupError.IllegalGeneration : undefined);
         if (err) return err;
       } else if (!g.is('Empty')) return GroupError.UnknownMemberId;
     }
     if (g.is('CompletingRebalance')) return GroupError.RebalanceInProgress;
+    if (!offsets.every((o) => this.offsetMetadataFits(o.metadata))) return GroupError.OffsetMetadataTooLarge;
     const m = g.members.get(memberId);
     if (m && g.is('Stable', 'PreparingRebalance')) this.armSession(g, m);
     if (offsets.length === 0) return GroupError.None;
@@ -495,6 +494,11 @@ export class GroupCoordinator {
       this.groups.set(groupId, again);
     }
     return GroupError.None;
+  }
+
+  /** Kafka's offset.metadata.max.bytes check (a protocol answers OFFSET_METADATA_TOO_LARGE per partition). */
+  offsetMetadataFits(metadata: string | null | undefined): boolean {
+    return metadata == null || (metadata.length <= this.o.offsetMetadataMaxBytes && Buffer.byteLength(metadata) <= this.o.offsetMetadataMaxBytes);
   }
 
   /** Committed offsets of a group; `partitions` undefined = all the group has. Missing ones are offset -1. */
@@ -517,11 +521,7 @@ export class GroupCoordinator {
       if (!g.is('Empty') || g.members.size > 0) continue;
       const expired = this.offsets.list(g.groupId).filter((o) => now - (g.emptySinceMs ?? o.commitTimestampMs) >= this.o.offsetsRetentionMs);
       if (expired.length > 0) await this.offsets.remove(g.groupId, expired);
-      if (g.is('Empty') && g.members.size === 0 && g.pending.size === 0 && !this.offsets.has(g.groupId) && this.groups.get(g.groupId) === g) {
-        g.state = 'Dead';
-        g.clearTimers();
-        this.groups.delete(g.groupId);
-      }
+      if (g.is('Empty') && g.members.size === 0 && g.pending.size === 0 && !this.offsets.has(g.groupId)) this.removeGroup(g);
     }
   }
 

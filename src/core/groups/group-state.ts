@@ -1,6 +1,6 @@
 // The in-memory state of one classic group and its members (no behaviour beyond bookkeeping; the state
 // machine is GroupCoordinator's).
-import type { GroupDescription, GroupProtocol, GroupState, JoinResult, SyncResult } from './group-types.js';
+import { GroupError, type GroupDescription, type GroupProtocol, type GroupState, type JoinResult, type SyncResult } from './group-types.js';
 
 export const EMPTY = Buffer.alloc(0);
 
@@ -88,6 +88,16 @@ export class Group {
     if (this.state === 'Empty') return protocolType !== '' && protocols.length > 0;
     const candidates = this.candidateProtocols();
     return protocolType === this.protocolType && protocols.some((p) => candidates.includes(p.name));
+  }
+
+  /** Kafka's validateCurrentMember: a static instance id must map to this member id; the member must exist. */
+  validateMember(memberId: string, groupInstanceId: string | null): GroupError | undefined {
+    if (groupInstanceId !== null) {
+      const current = this.staticMembers.get(groupInstanceId);
+      if (current === undefined) return GroupError.UnknownMemberId;
+      if (current !== memberId) return GroupError.FencedInstanceId;
+    }
+    return this.members.has(memberId) ? undefined : GroupError.UnknownMemberId;
   }
 
   /** The candidate most members prefer, each voting for its first supported candidate. */

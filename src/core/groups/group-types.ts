@@ -16,6 +16,7 @@ export const GroupError = {
   GroupIdNotFound: 'group_id_not_found',
   InvalidGroupId: 'invalid_group_id',
   InvalidCommitOffsetSize: 'invalid_commit_offset_size',
+  OffsetMetadataTooLarge: 'offset_metadata_too_large',
   CoordinatorNotAvailable: 'coordinator_not_available',
 } as const;
 export type GroupError = (typeof GroupError)[keyof typeof GroupError];
@@ -106,6 +107,8 @@ export interface GroupCoordinatorOptions {
    * segments before it are deleted. Default 2,000.
    */
   offsetsCompactionMinRecords?: number;
+  /** offset.metadata.max.bytes (Kafka default 4096): longest metadata string a commit may store per partition. */
+  offsetMetadataMaxBytes?: number;
 }
 
 export const GROUP_DEFAULTS = {
@@ -115,6 +118,7 @@ export const GROUP_DEFAULTS = {
   offsetsRetentionMs: 7 * 24 * 3600 * 1000,
   offsetsRetentionCheckIntervalMs: 600_000,
   offsetsCompactionMinRecords: 2000,
+  offsetMetadataMaxBytes: 4096,
   /** Kafka's fixed timeout of a new member's first JoinGroup (it cannot heartbeat yet). */
   newMemberJoinTimeoutMs: 300_000,
 } as const;

@@ -35,6 +35,7 @@ export const KafkaError = {
   INVALID_RECORD: 87,
   FENCED_INSTANCE_ID: 82,
   INVALID_COMMIT_OFFSET_SIZE: 28,
+  OFFSET_METADATA_TOO_LARGE: 12,
   UNKNOWN_SERVER_ERROR: -1,
 } as const;
 
@@ -83,6 +84,8 @@ export function kafkaGroupError(e: GroupError): number {
       return KafkaError.FENCED_INSTANCE_ID;
     case GroupError.InvalidCommitOffsetSize:
       return KafkaError.INVALID_COMMIT_OFFSET_SIZE;
+    case GroupError.OffsetMetadataTooLarge:
+      return KafkaError.OFFSET_METADATA_TOO_LARGE;
     case GroupError.InconsistentGroupProtocol:
       return KafkaError.INCONSISTENT_GROUP_PROTOCOL;
     case GroupError.InvalidSessionTimeout:

@@ -75,15 +75,19 @@ export function handleLeaveGroup(ctx: HandlerContext, req: g.LeaveGroupRequest, 
 const storableOffset = (o: bigint): boolean => o <= BigInt(Number.MAX_SAFE_INTEGER) && o >= -BigInt(Number.MAX_SAFE_INTEGER);
 
 export async function handleOffsetCommit(ctx: HandlerContext, req: g.OffsetCommitRequest): Promise<g.OffsetCommitResponse> {
+  const coord = ctx.broker.groups(ctx.settings.vhost);
+  // Partitions refused on their own (as Kafka does) while the others are committed; a group-level error is every partition's.
+  const refused = (p: g.OffsetCommitRequest['topics'][number]['partitions'][number]): number =>
+    !storableOffset(p.committedOffset) ? KafkaError.OFFSET_OUT_OF_RANGE : !coord.offsetMetadataFits(p.committedMetadata) ? KafkaError.OFFSET_METADATA_TOO_LARGE : KafkaError.NONE;
   const offsets = req.topics.flatMap((t) =>
-    t.partitions.filter((p) => storableOffset(p.committedOffset)).map((p) => ({ stream: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.committedMetadata })),
+    t.partitions.filter((p) => refused(p) === KafkaError.NONE).map((p) => ({ stream: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.committedMetadata })),
   );
-  const err = await ctx.broker.groups(ctx.settings.vhost).commitOffsets(req.groupId, req.generationIdOrMemberEpoch, req.memberId, offsets, req.groupInstanceId ?? null);
+  const err = await coord.commitOffsets(req.groupId, req.generationIdOrMemberEpoch, req.memberId, offsets, req.groupInstanceId ?? null);
   const res = g.defaultOffsetCommitResponse();
   const code = kafkaGroupError(err);
   res.topics = req.topics.map((t) => ({
     name: t.name,
-    partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: storableOffset(p.committedOffset) ? code : KafkaError.OFFSET_OUT_OF_RANGE })),
+    partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code || refused(p) })),
   }));
   return res;
 }
