@@ -74,3 +74,50 @@ test('an empty group loses its offsets offsets.retention after it became empty; 
   assert.deepEqual(reopened.listGroups().map((g) => g.groupId), ['live'], 'expiry is persisted');
   await reopened.close();
 });
+
+test('commits, group deletions and compactions racing each other: what a restart restores is what was answered last', async () => {
+  const fs = new MemoryFileSystem();
+  const c = await GroupCoordinator.open({ offsetsLog: await openLog(fs), initialRebalanceDelayMs: 0, offsetsCompactionMinRecords: 50 });
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let round = 0; round < 40; round++) {
+    const ops: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 30; i++) {
+      const group = `g${rnd(3)}`;
+      const k = rnd(10);
+      if (k === 0) ops.push(c.deleteGroups([group]));
+      else if (k === 1) ops.push(c.offsetStore.compact());
+      else ops.push(c.commitOffsets(group, -1, '', [{ stream: 's', partition: rnd(4), offset: round * 100 + i }]));
+    }
+    await Promise.all(ops);
+  }
+  await c.offsetStore.idle();
+  const view = (x: GroupCoordinator) => ['g0', 'g1', 'g2'].map((g) => x.fetchOffsets(g).map((o) => `${o.partition}:${o.offset}`).sort().join(','));
+  const before = view(c);
+  await c.close();
+  const reopened = await GroupCoordinator.open({ offsetsLog: await openLog(fs), initialRebalanceDelayMs: 0 });
+  assert.deepEqual(view(reopened), before);
+  await reopened.close();
+});
+
+test('a commit still waiting for its fsync when a compaction starts is kept by it', async () => {
+  const fs = new MemoryFileSystem();
+  const log = await FilePartitionLog.open({ fs, dir: '/offsets', fsync: 'always', segmentBytesMax: 16 * 1024 });
+  const c = await GroupCoordinator.open({ offsetsLog: log, initialRebalanceDelayMs: 0, offsetsCompactionMinRecords: 1e9 });
+  // 600 live offsets: their snapshot is larger than a segment, so it starts a new one.
+  for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => c.commitOffsets('g', -1, '', [{ stream: 's', partition: i + k, offset: 1 }])));
+  const release = fs.holdSyncs();
+  const late = c.commitOffsets('g', -1, '', [{ stream: 's', partition: 0, offset: 99 }]);
+  await new Promise((r) => setImmediate(r));
+  const compaction = c.offsetStore.compact();
+  await new Promise((r) => setImmediate(r));
+  release();
+  assert.equal(await late, GroupError.None);
+  await compaction;
+  assert.equal(c.fetchOffsets('g', [{ stream: 's', partition: 0 }])[0]!.offset, 99);
+  await c.close();
+  const reopened = await GroupCoordinator.open({ offsetsLog: await openLog(fs), initialRebalanceDelayMs: 0 });
+  assert.equal(reopened.fetchOffsets('g', [{ stream: 's', partition: 0 }])[0]!.offset, 99, 'the answered commit survives the compaction');
+  assert.equal(reopened.fetchOffsets('g').length, 600);
+  await reopened.close();
+});
