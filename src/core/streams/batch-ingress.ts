@@ -2,16 +2,17 @@
 // names starting with `jx.` are reserved for Junction (docs/interop.md) and refused, and a compressed
 // batch is decompressed to look (within Limits.decompressedBytesMax, as Kafka's own validation does).
 //
-// Decompression runs off the event loop (compression.ts decompressAsync), so it is asynchronous; a
-// partition's batches must still reach its log in arrival order (pipelined produce requests, idempotent
-// sequences). BatchIngress keeps that order: a batch that needs no asynchronous work and has nothing queued
+// A compressed batch is decompressed and searched in the codec worker thread (storage/log/codec-worker.ts),
+// so its check is asynchronous; a partition's batches must still reach its log in arrival order
+// (pipelined produce requests, idempotent sequences). BatchIngress keeps that order: a batch that needs no asynchronous work and has nothing queued
 // before it is checked and appended at once (the fast path: an uncompressed batch without the bytes `jx.`
 // costs one Buffer.indexOf); any other batch queues behind the partition's earlier ones.
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import { Limits } from '../../lib/limits.js';
-import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, BatchAttr, batchRecordCount, batchRecordsBodyAsync } from '../../storage/log/record-batch.js';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, BatchAttr, batchRecordCount } from '../../storage/log/record-batch.js';
+import { scanBatchInWorker } from '../../storage/log/codec-worker-client.js';
 import { isTooLarge } from '../../storage/log/compression.js';
-import { findHeadersWithPrefix } from '../../storage/log/record-headers.js';
+import { findHeadersWithPrefix, type HeaderHit } from '../../storage/log/record-headers.js';
 
 /** Record header names with this prefix belong to Junction. */
 export const RESERVED_HEADER_PREFIX = 'jx.';
@@ -39,17 +40,21 @@ function batchPositions(batches: Buffer): number[] {
   return out;
 }
 
+function reservedHeaders(hits: HeaderHit[], recordBase: number): BrokerError {
+  const recordErrors: RecordError[] = hits.map((h) => ({ batchIndex: recordBase + h.index, message: `record header '${h.key.slice(0, 100)}' uses the reserved prefix '${RESERVED_HEADER_PREFIX}'` }));
+  return new BrokerError(ErrorCode.InvalidRecord, `${hits.length} record(s) carry header names reserved by Junction ('${RESERVED_HEADER_PREFIX}...')`, { recordErrors });
+}
+
 function reservedHeaderError(body: Buffer, start: number, end: number, count: number, recordBase: number): BrokerError | undefined {
-  if (body.indexOf(RESERVED, start) < 0 || body.indexOf(RESERVED, start) >= end) return undefined;
+  const at = body.indexOf(RESERVED, start);
+  if (at < 0 || at >= end) return undefined;
   let hits;
   try {
     hits = findHeadersWithPrefix(body, start, end, count, RESERVED);
   } catch (err) {
     return new BrokerError(ErrorCode.CorruptData, `malformed record: ${(err as Error).message}`);
   }
-  if (hits.length === 0) return undefined;
-  const recordErrors: RecordError[] = hits.map((h) => ({ batchIndex: recordBase + h.index, message: `record header '${h.key.slice(0, 100)}' uses the reserved prefix '${RESERVED_HEADER_PREFIX}'` }));
-  return new BrokerError(ErrorCode.InvalidRecord, `${hits.length} record(s) carry header names reserved by Junction ('${RESERVED_HEADER_PREFIX}...')`, { recordErrors });
+  return hits.length > 0 ? reservedHeaders(hits, recordBase) : undefined;
 }
 
 /** Whether checking `batches` needs no asynchronous work (no compressed batch). */
@@ -74,15 +79,22 @@ async function checkLater(batches: Buffer): Promise<void> {
   let base = 0;
   for (const p of batchPositions(batches)) {
     const count = batchRecordCount(batches, p);
-    let body;
-    try {
-      body = await batchRecordsBodyAsync(batches, p, Limits.decompressedBytesMax);
-    } catch (err) {
-      if (isTooLarge(err)) throw new BrokerError(ErrorCode.LimitExceeded, `a batch decompresses to more than ${Limits.decompressedBytesMax} bytes`);
-      throw new BrokerError(ErrorCode.CorruptData, (err as Error).message);
+    const size = batches.readInt32BE(p + 8) + BATCH_LENGTH_PREFIX_BYTES;
+    if (isCompressed(batches, p)) {
+      // Decompressed and searched in the codec worker: the event loop neither decompresses nor holds the
+      // decompressed bytes.
+      let hits;
+      try {
+        hits = await scanBatchInWorker(batches, p, size, RESERVED_HEADER_PREFIX, Limits.decompressedBytesMax);
+      } catch (err) {
+        if (isTooLarge(err)) throw new BrokerError(ErrorCode.LimitExceeded, `a batch decompresses to more than ${Limits.decompressedBytesMax} bytes`);
+        throw new BrokerError(ErrorCode.CorruptData, (err as Error).message);
+      }
+      if (hits.length > 0) throw reservedHeaders(hits, base);
+    } else {
+      const e = reservedHeaderError(batches, p + BATCH_HEADER_BYTES, p + size, count, base);
+      if (e) throw e;
     }
-    const e = reservedHeaderError(body.buf, body.start, body.end, count, base);
-    if (e) throw e;
     base += Math.max(count, 0);
   }
 }

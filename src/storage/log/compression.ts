@@ -11,10 +11,10 @@
 // batch whose output fits is refused because its last block is partial.
 //
 // `decompressAsync` keeps the event loop free while a large batch is decompressed: gzip, snappy and lz4
-// run on libuv's thread pool; zstd (fzstd is JavaScript) runs in a worker thread (zstd-worker.ts) unless
+// run on libuv's thread pool; zstd (fzstd is JavaScript) runs in a worker thread (codec-worker.ts) unless
 // its output is bounded by ZSTD_INLINE_BYTES. The same bounds are checked before anything is allocated.
 import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
-import { Worker } from 'node:worker_threads';
+import { zstdInWorker } from './codec-worker-client.js';
 import { compressSync as snappyCompress, uncompress as snappyUncompressAsync, uncompressSync as snappyUncompress } from 'snappy';
 import { compressFrameSync as lz4Compress, decompressFrame as lz4DecompressAsync, decompressFrameSync as lz4Decompress } from 'lz4-napi';
 import { decompress as zstdDecompress } from 'fzstd';
@@ -284,40 +284,6 @@ function zstdDecompressBounded(data: Buffer, maxBytes: number): Buffer {
 
 /** Below this bound on a zstd payload's output it is decompressed in place (a worker round trip costs more). */
 const ZSTD_INLINE_BYTES = 1024 * 1024;
-
-/** One worker thread, started on first use, unref'd while idle. */
-let zstdWorker: Worker | undefined;
-let zstdNextId = 0;
-const zstdWaiting = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
-
-function zstdWorkerFailed(err: Error): void {
-  zstdWorker = undefined;
-  for (const w of zstdWaiting.values()) w.reject(new RangeError(`zstd worker failed: ${err.message}`));
-  zstdWaiting.clear();
-}
-
-function zstdInWorker(data: Buffer): Promise<Buffer> {
-  if (!zstdWorker) {
-    const w = new Worker(new URL('./zstd-worker.js', import.meta.url));
-    w.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
-      const waiting = zstdWaiting.get(m.id);
-      zstdWaiting.delete(m.id);
-      if (zstdWaiting.size === 0) w.unref();
-      if (!waiting) return;
-      if (m.out) waiting.resolve(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength));
-      else waiting.reject(new RangeError(m.error ?? 'zstd worker error'));
-    });
-    w.on('error', zstdWorkerFailed);
-    w.on('exit', (code) => zstdWorker === w && zstdWorkerFailed(new Error(`exited with ${code}`)));
-    zstdWorker = w;
-  }
-  const id = zstdNextId++;
-  zstdWorker.ref();
-  return new Promise((resolve, reject) => {
-    zstdWaiting.set(id, { resolve, reject });
-    zstdWorker!.postMessage({ id, data }); // copied: `data` may be a view of a pooled buffer
-  });
-}
 
 async function zstdDecompressBoundedAsync(data: Buffer, maxBytes: number): Promise<Buffer> {
   const bound = zstdCheck(data, maxBytes);

@@ -271,6 +271,20 @@ export async function batchRecordsBodyAsync(buf: Buffer, pos = 0, maxBytes?: num
   return { buf: body, start: 0, end: body.length };
 }
 
+/** As batchRecordsBodyAsync, decompressing on the calling thread (the codec worker's side). */
+export function batchRecordsBody(buf: Buffer, pos = 0, maxBytes?: number): { buf: Buffer; start: number; end: number } {
+  const end = batchEndOf(buf, pos);
+  const codec = batchCodec(buf, pos);
+  if (!codec) return { buf, start: pos + BATCH_HEADER_BYTES, end };
+  let body: Buffer;
+  try {
+    body = codec.decompress(buf.subarray(pos + BATCH_HEADER_BYTES, end), maxBytes);
+  } catch (err) {
+    throw new RangeError(`cannot decompress batch (codec ${batchCompression(buf, pos)}): ${(err as Error).message}`);
+  }
+  return { buf: body, start: 0, end: body.length };
+}
+
 function batchEndOf(buf: Buffer, pos: number): number {
   const end = pos + batchSizeBytes(buf, pos);
   if (end > buf.length || end < pos + BATCH_HEADER_BYTES) throw new RangeError('batch runs past the buffer');
