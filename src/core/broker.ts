@@ -262,8 +262,7 @@ export class Broker {
 
   private async openCoordinator(vhost: string): Promise<GroupCoordinator> {
     const o = this.options;
-    const dir = joinPath(vhostDir(o.dataDir, vhost), 'internal', CONSUMER_OFFSETS);
-    const c = await openGroupCoordinator({ fs: o.fs, dir, fsync: o.fsync, fsyncIntervalMs: o.fsyncIntervalMs, clock: o.clock }, { initialRebalanceDelayMs: o.groupInitialRebalanceDelayMs, ...o.groups });
+    const c = await openGroupCoordinator({ fs: o.fs, dir: joinPath(vhostDir(o.dataDir, vhost), 'internal', CONSUMER_OFFSETS), fsync: o.fsync, fsyncIntervalMs: o.fsyncIntervalMs, clock: o.clock }, { initialRebalanceDelayMs: o.groupInitialRebalanceDelayMs, ...o.groups });
     this.coordinators.set(vhost, c);
     return c;
   }
@@ -355,6 +354,7 @@ export class Broker {
     const removal = await this.dropStream(stream);
     await this.meta.delete('stream', `${vhost}\u0000${name}`);
     await this.persistRemoval(vhost, removal, []);
+    await this.coordinators.get(vhost)?.streamDeleted(name);
   }
 
   /** Applies retention to every stream; runs on a timer. */

@@ -507,6 +507,11 @@ export class GroupCoordinator {
     return partitions.map(({ stream, partition }) => this.offsets.get(groupId, stream, partition) ?? { stream, partition, offset: -1, metadata: null, commitTimestampMs: -1 });
   }
 
+  /** A stream was deleted: every group's committed offsets of it go too, as Kafka's do with a deleted topic. */
+  async streamDeleted(stream: string): Promise<void> {
+    if (!this.closed) await this.offsets.removeStream(stream).catch((err: unknown) => this.log.warn({ stream, err: (err as Error).message }, 'offsets of a deleted stream not removed'));
+  }
+
   // ---- expiry --------------------------------------------------------------------------------------------
 
   /**

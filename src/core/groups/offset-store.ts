@@ -168,6 +168,16 @@ export class OffsetStore {
     return this.write(partitions.map((p) => ({ key: Buffer.from(`${groupId}${SEP}${partitionKey(p.stream, p.partition)}`), value: null, timestamp: now })));
   }
 
+  /** Removes every group's offsets of a stream (the stream was deleted; a new one of its name starts afresh). */
+  removeStream(stream: string): Promise<void> {
+    const now = this.clock.nowMs();
+    const records: RecordInput[] = [];
+    for (const [group, m] of this.byGroup) {
+      for (const o of m.values()) if (o.stream === stream) records.push({ key: Buffer.from(`${group}${SEP}${partitionKey(stream, o.partition)}`), value: null, timestamp: now });
+    }
+    return this.write(records);
+  }
+
   /** Removes every offset of a group. */
   deleteGroup(groupId: string): Promise<void> {
     return this.write([{ key: Buffer.from(`${groupId}${SEP}`), value: null, timestamp: this.clock.nowMs() }]);
