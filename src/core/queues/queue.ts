@@ -6,115 +6,22 @@ import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { childLogger } from '../../lib/logger.js';
 import type { PartitionLog } from '../../storage/log/types.js';
-import type { Record, RecordInput } from '../../storage/log/record-batch.js';
+import type { RecordInput } from '../../storage/log/record-batch.js';
 import type { SettlementLogApi } from '../../storage/queue-state/types.js';
 import type { Message } from '../message.js';
 import { addXDeath, decodeMessage, encodeMessage, withHeader, type DeathReason } from '../message-codec.js';
 import { newReadyEntry, ReadyIndex, type ReadyEntry } from './ready-index.js';
 import { BodyCache } from './body-cache.js';
-import type { CreditGroup } from './credit-group.js';
+import { recoverReady } from './queue-recovery.js';
+import { DeliveryReservation } from './delivery-reservation.js';
 
-export type OverflowPolicy = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
-
-/** Queue arguments, protocol-neutral (AMQP x-arguments map onto these). */
-export interface QueueArguments {
-  messageTtlMs?: number;
-  expiresMs?: number;
-  maxLength?: number;
-  maxLengthBytes?: number;
-  overflow?: OverflowPolicy;
-  deadLetterExchange?: string;
-  deadLetterRoutingKey?: string;
-  maxPriority?: number;
-  singleActiveConsumer?: boolean;
-  /**
-   * Quorum-queue delivery limit: a message returned to the queue after more than this many deliveries is
-   * dead-lettered (reason 'delivery_limit') or dropped instead. Undefined = no limit.
-   */
-  deliveryLimit?: number;
-  /** Quorum-queue style: redeliveries carry header x-delivery-count (deliveries before this one). */
-  deliveryCountHeader?: boolean;
-}
-
-export interface Delivery {
-  /** Queue-local id, increasing; the handle for ack / nack / reject. */
-  deliveryId: number;
-  offset: number;
-  message: Message;
-  redelivered: boolean;
-  deliveryCount: number;
-}
-
-export interface QueueConsumer {
-  /** Deliveries for this consumer, in order; called with batches. */
-  deliver(queue: Queue, consumerTag: string, deliveries: Delivery[]): void;
-  /** The queue cancelled this consumer (deleted, or similar). */
-  cancelled(queue: Queue, consumerTag: string, reason: string): void;
-  /** false while the consumer cannot take more (its socket is backed up); resumeDelivery() when it can. */
-  ready?(): boolean;
-}
-
-export interface ConsumerOptions {
-  /** 0 = unlimited. */
-  prefetchCount?: number;
-  noAck?: boolean;
-  exclusive?: boolean;
-  priority?: number;
-  /** A limit shared with other consumers (AMQP global QoS): each unsettled delivery takes one credit. */
-  credit?: CreditGroup;
-}
-
-export interface DeadLetterSink {
-  /** Routes dead-lettered messages (x-death already added); resolves once they are stored. */
-  deadLetter(queue: Queue, messages: Message[], exchange: string, routingKey: string | undefined): Promise<void>;
-}
-
-export interface QueueOptions {
-  vhost: string;
-  name: string;
-  log: PartitionLog;
-  state: SettlementLogApi;
-  durable?: boolean;
-  autoDelete?: boolean;
-  /** Connection id owning an exclusive queue. */
-  exclusiveOwner?: string;
-  arguments?: QueueArguments;
-  clock?: Clock;
-  deadLetterSink?: DeadLetterSink;
-  /** Called when the queue should be deleted: auto-delete after its last consumer, or x-expires. */
-  onUnused?: (queue: Queue, reason: 'auto-delete' | 'expired') => void;
-}
-
-export type PublishOutcome = { ok: true; offset: number } | { ok: false; error: BrokerError };
-
-interface ConsumerEntry {
-  tag: string;
-  consumer: QueueConsumer;
-  prefetch: number;
-  noAck: boolean;
-  exclusive: boolean;
-  priority: number;
-  unacked: number;
-  credit: CreditGroup | undefined;
-}
-
-interface InFlight {
-  offset: number;
-  sizeBytes: number;
-  priority: number;
-  expiresAt: number;
-  deliveryCount: number;
-  consumerTag: string | undefined;
-  /** The shared credit this delivery holds until settled. */
-  credit: CreditGroup | undefined;
-}
+import type { ConsumerEntry, ConsumerOptions, Delivery, InFlight, PublishOutcome, QueueArguments, QueueConsumer, QueueOptions } from './queue-types.js';
+export type { ConsumerOptions, DeadLetterSink, Delivery, OverflowPolicy, PublishOutcome, QueueArguments, QueueConsumer, QueueOptions } from './queue-types.js';
 
 /** Bytes of decoded bodies kept in memory per queue (read-ahead and fresh publishes). */
 const BODY_CACHE_BYTES_MAX = 64 * 1024 * 1024;
 /** Records read per log read when delivering. */
 const READ_BATCH_BYTES = 256 * 1024;
-/** Queue recovery logs progress every this many records. */
-const RECOVERY_PROGRESS_RECORDS = 1_000_000;
 /**
  * Credit flow: a queue with this many ready messages while a consumer could take them is congested, and
  * publishers are asked to wait until it is back under half of it.
@@ -153,6 +60,12 @@ export class Queue {
   private overLimit: ReadyEntry[] = [];
   /** Records handed to the log and not yet appended (counted as ready for credit flow). */
   private appending = 0;
+  /** Accepted records not yet in the ready set (being appended): they count against the length limits. */
+  private unreadyCount = 0;
+  private unreadyBytes = 0;
+  /** Entries taken by the batch being read from the log: still ready until handed to their consumers. */
+  private readingCount = 0;
+  private readingBytes = 0;
   /** The offset the next append will start at (valid while appends are in flight; else the log's). */
   private nextOffset = 0;
   /** The last append handed to the log. */
@@ -170,6 +83,9 @@ export class Queue {
   /** The drain's batch, reused: consumer and ready entry per delivery. */
   private readonly batchConsumers: ConsumerEntry[] = [];
   private readonly batchEntries: ReadyEntry[] = [];
+  private readonly batchBodies: Array<Message | undefined> = [];
+  /** Delivered-mark reservation (item: redelivered flags after a crash); set by open(). */
+  private reservation!: DeliveryReservation;
   private readonly scratch: ReadyEntry = newReadyEntry();
   private readonly logger = childLogger('queue');
 
@@ -195,29 +111,15 @@ export class Queue {
   }
 
   private async recoverFromLog(): Promise<void> {
-    let o = Math.max(this.state.lowWatermark, this.log.logStartOffset);
-    const start = o;
-    const end = this.log.nextOffset;
-    const startedAt = Date.now();
-    let nextReport = start + RECOVERY_PROGRESS_RECORDS;
-    while (o < end) {
-      if (o >= nextReport) {
-        this.logger.info({ queue: this.name, vhost: this.vhost, done: o - start, total: end - start }, 'recovering queue');
-        nextReport += RECOVERY_PROGRESS_RECORDS;
-      }
-      const records = await this.log.readRecords(o, 100_000, 4 * 1024 * 1024);
-      if (records.length === 0) break;
-      for (const r of records) {
-        if (!this.state.isSettled(r.offset)) {
-          const m = decodeMessage(r);
-          this.ready.push(r.offset, recordBytes(r), m.properties.priority ?? 0, this.expiryOf(m, r.timestamp), this.state.deliveryCount(r.offset));
-        }
-        o = r.offset + 1;
-      }
-    }
-    if (end - start >= RECOVERY_PROGRESS_RECORDS) {
-      this.logger.info({ queue: this.name, vhost: this.vhost, records: end - start, ready: this.ready.length, ms: Date.now() - startedAt }, 'queue recovered');
-    }
+    // Offsets at or past the log's end did not exist before: they cannot have been delivered.
+    this.reservation = new DeliveryReservation(this.state, Math.min(this.state.deliveredMark, this.log.nextOffset), this.logger, this.durable);
+    await recoverReady(this.log, this.state, this.ready, {
+      vhost: this.vhost,
+      name: this.name,
+      dropTransient: this.durable && this.arguments.deliveryCountHeader !== true,
+      expiryAt: (ttl, at) => this.expiryAt(ttl, at),
+      logger: this.logger,
+    });
   }
 
   // ---- counts --------------------------------------------------------------------------------------------
@@ -227,12 +129,13 @@ export class Queue {
     return this.isClosed;
   }
 
+  /** Ready messages, including those of a batch being read for delivery (not yet handed to a consumer). */
   get messageCount(): number {
-    return this.ready.length;
+    return this.ready.length + this.readingCount;
   }
 
   get messageBytes(): number {
-    return this.ready.sizeBytes;
+    return this.ready.sizeBytes + this.readingBytes;
   }
 
   get unackedCount(): number {
@@ -246,8 +149,11 @@ export class Queue {
   // ---- publish -------------------------------------------------------------------------------------------
 
   private expiryOf(m: Message, enqueuedAt: number): number {
+    return this.expiryAt(m.properties.expirationMs, enqueuedAt);
+  }
+
+  private expiryAt(p: number | undefined, enqueuedAt: number): number {
     const q = this.arguments.messageTtlMs;
-    const p = m.properties.expirationMs;
     const ttl = q === undefined ? p : p === undefined ? q : Math.min(p, q);
     return ttl === undefined ? 0 : enqueuedAt + ttl;
   }
@@ -262,13 +168,16 @@ export class Queue {
     const outcomes: PublishOutcome[] = new Array(messages.length);
     const accepted: Message[] = [];
     const overflow = this.arguments.overflow ?? 'drop-head';
-    let count = this.ready.length;
-    let bytes = this.ready.sizeBytes;
+    // The limits count every message accepted and not yet delivered: ready, in a batch being read for
+    // delivery, and still being appended by earlier publishes (pipelined publishes must not overshoot).
+    let count = this.messageCount + this.unreadyCount;
+    let bytes = this.messageBytes + this.unreadyBytes;
+    const bytesBefore = bytes;
     const now = this.clock.nowMs();
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
       const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
-      if (overflow !== 'drop-head' && (this.full(count, bytes, size))) {
+      if (overflow !== 'drop-head' && this.full(count, bytes, size)) {
         outcomes[i] = { ok: false, error: new BrokerError(ErrorCode.Overflow, `queue '${this.name}' in vhost '${this.vhost}' is full (x-overflow ${overflow})`) };
         continue;
       }
@@ -277,58 +186,83 @@ export class Queue {
       outcomes[i] = { ok: true, offset: -1 };
       accepted.push(m);
     }
-    if (overflow === 'reject-publish-dlx' && accepted.length < messages.length) await this.deadLetterRejectedPublishes(messages, outcomes);
-    if (accepted.length === 0) return outcomes;
-    const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
-    const records = stamped.map(encodeMessage);
-    // The queue is its log's only writer: offsets follow from the appends handed over so far.
-    if (this.appending === 0) {
-      this.nextOffset = this.log.nextOffset;
-      this.predictionBroken = false;
-    }
-    const base = this.nextOffset;
-    this.nextOffset += records.length;
-    this.appending += records.length;
-    // Only a large append can be refused on its own (over the log's append limit); a small one fails only
-    // when the log itself does (and every later append with it). Early delivery trusts predicted offsets,
-    // so it stops while a large append is in flight and after any failure until the appends drain.
-    const publishBytes = bytes - this.ready.sizeBytes;
-    const large = publishBytes > EARLY_APPEND_BYTES_MAX;
-    if (large) this.largeAppending++;
-    const appended = this.log.appendRecords(records, { durable: opts.durable ?? true });
-    this.appendTail = appended;
-    // A transient queue (not durable, no length limit) with consumers waiting makes fresh messages ready at
-    // once, from memory, as RabbitMQ does with transient messages: delivery does not wait for the write.
-    const early =
-      !this.durable &&
-      this.consumers.length > 0 &&
-      this.largeAppending === 0 &&
-      !this.predictionBroken &&
-      this.arguments.maxLength === undefined &&
-      this.arguments.maxLengthBytes === undefined &&
-      this.cache.hasRoomFor(publishBytes);
-    if (early) {
-      this.makeReady(base, accepted, stamped, records, now, true);
-      this.scheduleDrain();
-    }
-    let result;
+    const publishBytes = bytes - bytesBefore;
+    // Counted from now until they are ready (or refused), before anything is awaited.
+    this.unreadyCount += accepted.length;
+    this.unreadyBytes += publishBytes;
+    let unready = accepted.length > 0;
+    const nowReady = (): void => {
+      if (!unready) return;
+      unready = false;
+      this.unreadyCount -= accepted.length;
+      this.unreadyBytes -= publishBytes;
+    };
+    let dropping: Promise<void> | undefined;
     try {
-      result = await appended;
-    } catch (err) {
-      this.predictionBroken = true;
-      throw err;
+      if (overflow === 'reject-publish-dlx' && accepted.length < messages.length) await this.deadLetterRejectedPublishes(messages, outcomes);
+      if (accepted.length === 0) return outcomes;
+      if (overflow === 'drop-head') {
+        // Room for what is being appended is made now, from the head, as a queue receiving it would.
+        dropping = this.dropHeadOverflow();
+        dropping.catch(() => undefined);
+      }
+      const stamped = accepted.map((m) => (m.timestamp ? m : { ...m, timestamp: now }));
+      const records = stamped.map(encodeMessage);
+      // The queue is its log's only writer: offsets follow from the appends handed over so far.
+      if (this.appending === 0) {
+        this.nextOffset = this.log.nextOffset;
+        this.predictionBroken = false;
+      }
+      const base = this.nextOffset;
+      this.nextOffset += records.length;
+      this.appending += records.length;
+      // Only a large append can be refused on its own (over the log's append limit); a small one fails only
+      // when the log itself does (and every later append with it). Early delivery trusts predicted offsets,
+      // so it stops while a large append is in flight and after any failure until the appends drain.
+      const large = publishBytes > EARLY_APPEND_BYTES_MAX;
+      if (large) this.largeAppending++;
+      const appended = this.log.appendRecords(records, { durable: opts.durable ?? true });
+      this.appendTail = appended;
+      // A transient queue (not durable, no length limit) with consumers waiting makes fresh messages ready at
+      // once, from memory, as RabbitMQ does with transient messages: delivery does not wait for the write.
+      const early =
+        !this.durable &&
+        this.consumers.length > 0 &&
+        this.largeAppending === 0 &&
+        !this.predictionBroken &&
+        this.arguments.maxLength === undefined &&
+        this.arguments.maxLengthBytes === undefined &&
+        this.cache.hasRoomFor(publishBytes);
+      if (early) {
+        nowReady();
+        this.makeReady(base, accepted, stamped, records, now, true);
+        this.scheduleDrain();
+      }
+      let result;
+      try {
+        result = await appended;
+      } catch (err) {
+        this.predictionBroken = true;
+        throw err;
+      } finally {
+        this.appending -= records.length;
+        if (large) this.largeAppending--;
+      }
+      // A mismatch means an earlier append failed after this one's offsets were predicted: the log's are used.
+      if (result.baseOffset !== base && early) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': log appended at ${result.baseOffset}, expected ${base}`);
+      let offset = result.baseOffset;
+      for (let i = 0; i < outcomes.length; i++) {
+        const o = outcomes[i]!;
+        if (o.ok) (o as { offset: number }).offset = offset++;
+      }
+      if (!early) {
+        nowReady();
+        this.makeReady(result.baseOffset, accepted, stamped, records, now, this.consumers.length > 0);
+      }
     } finally {
-      this.appending -= records.length;
-      if (large) this.largeAppending--;
+      nowReady();
     }
-    // A mismatch means an earlier append failed after this one's offsets were predicted: the log's are used.
-    if (result.baseOffset !== base && early) throw new BrokerError(ErrorCode.Internal, `queue '${this.name}': log appended at ${result.baseOffset}, expected ${base}`);
-    let offset = result.baseOffset;
-    for (let i = 0; i < outcomes.length; i++) {
-      const o = outcomes[i]!;
-      if (o.ok) (o as { offset: number }).offset = offset++;
-    }
-    if (!early) this.makeReady(result.baseOffset, accepted, stamped, records, now, this.consumers.length > 0);
+    if (dropping) await dropping;
     if (overflow === 'drop-head') await this.dropHeadOverflow();
     this.scheduleDrain();
     return outcomes;
@@ -367,9 +301,13 @@ export class Queue {
     const { maxLength, maxLengthBytes } = this.arguments;
     if (maxLength === undefined && maxLengthBytes === undefined) return;
     const dropped: ReadyEntry[] = [];
+    // Messages being appended count too (only ready ones can be dropped); a batch being read for delivery
+    // does not: it is on its way out, and dropping for it would lose messages that fit.
+    const extraCount = this.unreadyCount;
+    const extraBytes = this.unreadyBytes;
     while (
       this.ready.length > 0 &&
-      ((maxLength !== undefined && this.ready.length > maxLength) || (maxLengthBytes !== undefined && this.ready.sizeBytes > maxLengthBytes))
+      ((maxLength !== undefined && this.ready.length + extraCount > maxLength) || (maxLengthBytes !== undefined && this.ready.sizeBytes + extraBytes > maxLengthBytes))
     ) {
       const e = newReadyEntry();
       this.ready.shiftOldest(e);
@@ -386,7 +324,7 @@ export class Queue {
     if (this.consumers.some((c) => c.exclusive) || (opts.exclusive && this.consumers.length > 0)) {
       throw new BrokerError(ErrorCode.ResourceLocked, `queue '${this.name}' in vhost '${this.vhost}' in exclusive use`);
     }
-    const entry: ConsumerEntry = { tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, exclusive: opts.exclusive ?? false, priority: opts.priority ?? 0, unacked: 0, credit: opts.credit };
+    const entry: ConsumerEntry = { tag, consumer, prefetch: opts.prefetchCount ?? 0, noAck: opts.noAck ?? false, exclusive: opts.exclusive ?? false, priority: opts.priority ?? 0, unacked: 0, credit: opts.credit, gone: false };
     opts.credit?.attach(this);
     this.consumers.push(entry);
     // Higher priority first; stable among equals (insertion order).
@@ -408,6 +346,7 @@ export class Queue {
     const i = this.find(tag);
     if (i < 0) return false;
     const [removed] = this.consumers.splice(i, 1);
+    removed!.gone = true;
     if (removed!.credit && !this.consumers.some((c) => c.credit === removed!.credit)) removed!.credit.detach(this);
     for (const [id, f] of this.inflight) {
       if (f.consumerTag === tag) {
@@ -524,17 +463,30 @@ export class Queue {
       for (;;) {
         await this.expireHead();
         let n = 0;
+        let maxOffset = -1;
+        let bytes = 0;
         while (n < DRAIN_TURN_MAX && this.ready.length > 0) {
           const c = this.pickConsumer();
           if (!c) break;
           if (n === es.length) es.push(newReadyEntry());
-          this.ready.shift(es[n]!);
+          const e = es[n]!;
+          this.ready.shift(e);
+          if (e.offset > maxOffset) maxOffset = e.offset;
+          bytes += e.sizeBytes;
           c.unacked++;
           c.credit?.take();
           cs[n++] = c;
         }
         if (n === 0) break;
-        await this.deliverBatch(n);
+        // Until handed to their consumers they still count as ready (queue.declare-ok, length limits).
+        this.readingCount += n;
+        this.readingBytes += bytes;
+        try {
+          await this.deliverBatch(n, maxOffset);
+        } finally {
+          this.readingCount -= n;
+          this.readingBytes -= bytes;
+        }
         this.checkDecongested();
         await new Promise<void>((r) => setImmediate(r));
       }
@@ -557,36 +509,46 @@ export class Queue {
     return m;
   }
 
-  private async deliverBatch(n: number): Promise<void> {
-    const per = new Map<ConsumerEntry, Delivery[]>();
+  /**
+   * Delivers the batch the drain took: first every body is read (the batch's consumers may go away
+   * meanwhile) and "may have been delivered" made durable past its offsets, then, with no await, each entry
+   * goes to its consumer, or back to ready (at its original position) if that consumer is gone.
+   */
+  private async deliverBatch(n: number, maxOffset: number): Promise<void> {
     const cs = this.batchConsumers;
     const es = this.batchEntries;
+    const bodies = this.batchBodies;
+    let got = 0;
+    try {
+      for (; got < n; got++) {
+        // Most bodies come from the read-ahead cache: taken without an await per message.
+        bodies[got] = this.cache.take(es[got]!.offset) ?? (await this.bodyOf(es[got]!.offset));
+      }
+      for (let w = this.reservation.before(maxOffset); w; w = this.reservation.before(maxOffset)) await w;
+    } catch (err) {
+      this.giveBack(n, got);
+      throw err;
+    }
+    const per = new Map<ConsumerEntry, Delivery[]>();
+    const closed = this.isClosed;
+    const recovered = this.reservation.recovered;
     let lastC: ConsumerEntry | undefined;
     let list: Delivery[] | undefined;
     for (let i = 0; i < n; i++) {
       const c = cs[i]!;
       const e = es[i]!;
-      // Most bodies come from the read-ahead cache: take them without an await per message.
-      let body = this.cache.take(e.offset);
-      if (!body) {
-        try {
-          body = await this.bodyOf(e.offset);
-        } catch (err) {
-          this.giveBack(i, n);
-          for (const [pc, pl] of per) pc.consumer.deliver(this, pc.tag, pl);
-          throw err;
-        }
-      }
-      if (!this.consumers.includes(c)) {
-        // Consumer went away while we read: back to ready.
+      const body = bodies[i]!;
+      if (c.gone || closed) {
+        // Its consumer went away (cancel, channel or connection closed) while the batch was read.
         c.credit?.release();
+        if (closed) continue;
         this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
         this.cache.set(e.offset, body);
         continue;
       }
       const id = this.nextDeliveryId++;
       const msg = e.deliveryCount > 0 && this.arguments.deliveryCountHeader ? withDeliveryCount(body, e.deliveryCount) : body;
-      const d: Delivery = { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
+      const d: Delivery = { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0 || e.offset < recovered, deliveryCount: e.deliveryCount + 1 };
       if (c.noAck) {
         c.unacked--;
         c.credit?.release();
@@ -603,18 +565,21 @@ export class Queue {
       list!.push(d);
     }
     cs.fill(undefined as unknown as ConsumerEntry, 0, n);
+    bodies.fill(undefined, 0, n);
     for (const [c, list] of per) c.consumer.deliver(this, c.tag, list);
   }
 
   /**
-   * A read failed while delivering the batch's entries from `from` on: they hand back their consumer and
-   * shared credit and return to the ready set; one whose record never reached the log (an early delivery
-   * whose append failed) is dropped. The drain retries in a second.
+   * A read (or the delivered-mark write) failed while delivering the batch: every entry hands back its
+   * consumer and shared credit and returns to the ready set (bodies already read back to the cache); one
+   * whose record never reached the log (an early delivery whose append failed) is dropped. The drain
+   * retries in a second.
    */
-  private giveBack(from: number, n: number): void {
+  private giveBack(n: number, withBodies: number): void {
     const cs = this.batchConsumers;
     const es = this.batchEntries;
-    for (let j = from; j < n; j++) {
+    const bodies = this.batchBodies;
+    for (let j = 0; j < n; j++) {
       const c = cs[j]!;
       const e = es[j]!;
       c.unacked--;
@@ -625,19 +590,43 @@ export class Queue {
         continue;
       }
       this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+      if (j < withBodies) this.cache.set(e.offset, bodies[j]!);
     }
     cs.fill(undefined as unknown as ConsumerEntry, 0, n);
+    bodies.fill(undefined, 0, n);
     if (!this.isClosed) setTimeout(() => this.scheduleDrain(), 1000).unref();
   }
 
-  /** basic.get: the next ready message, or undefined. */
-  async get(noAck: boolean): Promise<Delivery | undefined> {
+  /**
+   * basic.get: the next ready message, or undefined. `wanted` is asked once the body is read: false (the
+   * channel closed meanwhile) puts the message back where it was, undelivered.
+   */
+  async get(noAck: boolean, wanted?: () => boolean): Promise<Delivery | undefined> {
     this.checkOpen();
     this.touch();
     await this.expireHead();
     const e = newReadyEntry();
     if (!this.ready.shift(e)) return undefined;
-    let msg = await this.bodyOf(e.offset);
+    this.readingCount++;
+    this.readingBytes += e.sizeBytes;
+    let msg: Message;
+    try {
+      msg = await this.bodyOf(e.offset);
+      for (let w = this.reservation.before(e.offset); w; w = this.reservation.before(e.offset)) await w;
+    } catch (err) {
+      if (!this.isClosed && !(e.offset >= this.log.nextOffset && this.appending === 0)) this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+      throw err;
+    } finally {
+      this.readingCount--;
+      this.readingBytes -= e.sizeBytes;
+    }
+    if (this.isClosed) return undefined;
+    if (wanted && !wanted()) {
+      this.ready.requeue(e.offset, e.sizeBytes, e.priority, e.expiresAt, e.deliveryCount);
+      this.cache.set(e.offset, msg);
+      this.scheduleDrain();
+      return undefined;
+    }
     if (e.deliveryCount > 0 && this.arguments.deliveryCountHeader) msg = withDeliveryCount(msg, e.deliveryCount);
     const id = this.nextDeliveryId++;
     if (noAck) this.settleOffset(e.offset);
@@ -645,7 +634,7 @@ export class Queue {
       this.state.markDelivered(e.offset);
       this.inflight.set(id, { offset: e.offset, sizeBytes: e.sizeBytes, priority: e.priority, expiresAt: e.expiresAt, deliveryCount: e.deliveryCount + 1, consumerTag: undefined, credit: undefined });
     }
-    return { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0, deliveryCount: e.deliveryCount + 1 };
+    return { deliveryId: id, offset: e.offset, message: msg, redelivered: e.deliveryCount > 0 || e.offset < this.reservation.recovered, deliveryCount: e.deliveryCount + 1 };
   }
 
   // ---- settlement ----------------------------------------------------------------------------------------
@@ -731,6 +720,11 @@ export class Queue {
       this.settlesSinceTrim = 0;
       this.trimLog().catch((err: Error) => this.logger.error({ queue: this.name, vhost: this.vhost, err: err.message }, 'log trim failed; segments kept until the next trim'));
     }
+  }
+
+  /** Resolves once every settlement made so far is written (and fsync'd when the policy asks). */
+  settlementsWritten(): Promise<void> {
+    return this.isClosed ? Promise.resolve() : this.state.flush();
   }
 
   /** Frees whole segments below the settlement low watermark. */
@@ -825,6 +819,11 @@ export class Queue {
     this.checkDecongested();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
+    // Clean shutdown: every delivery's own mark is written, so the delivered mark comes down from its
+    // reservation to what it was at open (if this write fails, the reservation stays: more messages flagged
+    // redelivered, none missed).
+    await this.state.flush().catch(() => undefined);
+    await this.state.writeDeliveredMark(this.reservation.recovered).catch(() => undefined);
     await this.state.close();
     await this.log.close();
   }
@@ -838,6 +837,7 @@ export class Queue {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.unusedTimer) clearTimeout(this.unusedTimer);
     for (const c of consumers) {
+      c.gone = true;
       c.credit?.detach(this);
       c.consumer.cancelled(this, c.tag, reason);
     }
@@ -850,8 +850,4 @@ export class Queue {
     await this.log.destroy();
     return n;
   }
-}
-
-function recordBytes(r: Record): number {
-  return (r.value?.length ?? 0) + (r.key?.length ?? 0);
 }

@@ -20,6 +20,7 @@ import { intValue, lookup, parseQueueArguments } from './queue-arguments.js';
 import { StreamSubscription, parseStreamOffset } from './stream-consumer.js';
 import { PendingContent } from './pending-content.js';
 import { declareError, rememberDeclaredArguments, streamTypeError } from './queue-equivalence.js';
+import { UnackedDeliveries } from './unacked-deliveries.js';
 
 /** A complete basic.publish: its method's fields, content properties and body. */
 export interface PublishCommand {
@@ -29,14 +30,6 @@ export interface PublishCommand {
   immediate: boolean;
   props: BasicProperties;
   body: Buffer;
-}
-
-/** Where a delivery tag points. */
-interface Unacked {
-  queue: Queue | undefined;
-  stream: StreamSubscription | undefined;
-  deliveryId: number;
-  consumerTag: string | undefined;
 }
 
 interface Subscription {
@@ -64,6 +57,9 @@ const EMPTY = Buffer.alloc(0);
 /** Messages from AMQP publishes have no Kafka-style record headers: one shared, frozen empty list. */
 const NO_HEADERS = Object.freeze([]) as unknown as MessageHeader[];
 
+/** Methods that settle deliveries and get no answer: the only ones not preceded by writing settlements. */
+const SETTLING_METHODS = new Set(['basic.ack', 'basic.nack', 'basic.reject', 'basic.recover-async', 'channel.close-ok', 'channel.flow-ok']);
+
 const ctag = (): string => `amq.ctag-${randomBytes(16).toString('base64url')}`;
 
 export class AmqpChannel implements ReplyTarget {
@@ -71,7 +67,7 @@ export class AmqpChannel implements ReplyTarget {
   /** Body bytes still to skip after a refused oversize content header. */
   skipBody = 0;
   private nextTag = 1;
-  private readonly unacked = new Map<number, Unacked>();
+  private readonly unacked = new UnackedDeliveries();
   private readonly subs = new Map<string, Subscription>();
   private prefetchCount = 0;
   /** basic.qos global=true: one limit shared by every queue consumer on the channel (RabbitMQ 3.x). */
@@ -95,6 +91,8 @@ export class AmqpChannel implements ReplyTarget {
   private memoDeliveryProps: MessageProperties | undefined;
   private memoDeliveryBytes: Buffer = EMPTY;
   private readonly onCongested = (drained: Promise<void>): void => this.conn.holdForFlow(drained);
+  /** Consumers gone and unacked deliveries handed back (channel or connection closed). */
+  private released = false;
 
   constructor(
     readonly conn: AmqpConnection,
@@ -140,6 +138,9 @@ export class AmqpChannel implements ReplyTarget {
 
   private async dispatch(m: M.AmqpMethod): Promise<void> {
     const id = this.id;
+    // An ack the broker has answered past must survive a crash: settlements before this method are
+    // written (fsync'd per policy) before it is answered.
+    if (this.unacked.settling && !SETTLING_METHODS.has(m.name)) await this.unacked.settlementsWritten();
     switch (m.name) {
       case 'channel.close':
         this.release();
@@ -224,17 +225,17 @@ export class AmqpChannel implements ReplyTarget {
         return this.get(m.args);
       case 'basic.ack':
         if (this.tx) return void this.txAcks.push({ kind: 'ack', tag: Number(m.args.deliveryTag), multiple: m.args.multiple, requeue: false });
-        return this.settle('ack', Number(m.args.deliveryTag), m.args.multiple, false);
+        return this.unacked.settle('ack', Number(m.args.deliveryTag), m.args.multiple, false);
       case 'basic.nack':
         if (this.tx) return void this.txAcks.push({ kind: 'nack', tag: Number(m.args.deliveryTag), multiple: m.args.multiple, requeue: m.args.requeue });
-        return this.settle('nack', Number(m.args.deliveryTag), m.args.multiple, m.args.requeue);
+        return this.unacked.settle('nack', Number(m.args.deliveryTag), m.args.multiple, m.args.requeue);
       case 'basic.reject':
         if (this.tx) return void this.txAcks.push({ kind: 'nack', tag: Number(m.args.deliveryTag), multiple: false, requeue: m.args.requeue });
-        return this.settle('nack', Number(m.args.deliveryTag), false, m.args.requeue);
+        return this.unacked.settle('nack', Number(m.args.deliveryTag), false, m.args.requeue);
       case 'basic.recover':
       case 'basic.recover-async':
         if (!m.args.requeue) throw notImplemented(`requeue=false`);
-        await this.requeueAll();
+        await this.unacked.requeueAll();
         if (m.name === 'basic.recover') this.conn.write(M.encodeBasicRecoverOkFrame(id, {}));
         return;
       case 'confirm.select':
@@ -509,7 +510,8 @@ export class AmqpChannel implements ReplyTarget {
     for (const p of publishes) this.stagePublish(p.exchange, p.routingKey, p.mandatory, p.immediate, p.props, p.body);
     this.flushPublishes();
     await this.publishTail;
-    for (const a of acks) await this.settle(a.kind, a.tag, a.multiple, a.requeue);
+    for (const a of acks) await this.unacked.settle(a.kind, a.tag, a.multiple, a.requeue);
+    await this.unacked.settlementsWritten();
     if (!this.closing) this.conn.write(M.encodeTxCommitOkFrame(this.id, {}));
   }
 
@@ -644,9 +646,10 @@ export class AmqpChannel implements ReplyTarget {
     if (this.broker.findStream(this.vhost, name)) throw notImplemented(`basic.get not supported by stream queues (queue '${name}' in vhost '${this.vhost}')`);
     const q = this.mustQueue(name);
     this.lastQueue = name;
-    const d = await q.get(a.noAck);
+    // A channel closed while the body is read gets nothing: the message stays in the queue, undelivered.
+    const d = await q.get(a.noAck, () => !this.released);
     if (!d) {
-      this.conn.write(M.encodeBasicGetEmptyFrame(this.id, { clusterId: '' }));
+      if (!this.released) this.conn.write(M.encodeBasicGetEmptyFrame(this.id, { clusterId: '' }));
       return;
     }
     const tag = this.nextTag++;
@@ -656,62 +659,11 @@ export class AmqpChannel implements ReplyTarget {
     this.writeContent(propertiesOf(m), m.value ?? EMPTY);
   }
 
-  // ---- settlement ---------------------------------------------------------------------------------------
-
-  /** ack / nack / reject by delivery tag; multiple = every unacked tag up to it (0 = all). Unknown tag: 406. */
-  private async settle(kind: 'ack' | 'nack', tag: number, multiple: boolean, requeue: boolean): Promise<void> {
-    const tags: number[] = [];
-    if (multiple) {
-      for (const t of this.unacked.keys()) {
-        if (tag !== 0 && t > tag) break;
-        tags.push(t);
-      }
-      if (tag !== 0 && tags.length === 0 && !this.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
-    } else {
-      if (!this.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
-      tags.push(tag);
-    }
-    // Group by queue, keeping order.
-    const perQueue = new Map<Queue, number[]>();
-    for (const t of tags) {
-      const u = this.unacked.get(t)!;
-      this.unacked.delete(t);
-      if (u.stream) u.stream.settled();
-      else if (u.queue) {
-        let ids = perQueue.get(u.queue);
-        if (!ids) perQueue.set(u.queue, (ids = []));
-        ids.push(u.deliveryId);
-      }
-    }
-    for (const [q, ids] of perQueue) {
-      if (q.closed) continue;
-      if (kind === 'ack') q.ack(ids);
-      else await q.nack(ids, requeue);
-    }
-  }
-
-  /** basic.recover requeue=true: every unacked delivery of the channel goes back, flagged redelivered. */
-  private async requeueAll(): Promise<void> {
-    const perQueue = new Map<Queue, number[]>();
-    for (const [t, u] of this.unacked) {
-      if (u.stream) {
-        u.stream.settled();
-        this.unacked.delete(t);
-        continue;
-      }
-      if (!u.queue) continue;
-      this.unacked.delete(t);
-      let ids = perQueue.get(u.queue);
-      if (!ids) perQueue.set(u.queue, (ids = []));
-      ids.push(u.deliveryId);
-    }
-    for (const [q, ids] of perQueue) if (!q.closed) await q.nack(ids, true);
-  }
-
   /** The channel or its connection closed: consumers go, unacked deliveries return to their queues. */
   release(): void {
+    this.released = true;
     for (const tag of [...this.subs.keys()]) this.cancel(tag);
-    void this.requeueAll().catch(() => undefined);
+    void this.unacked.requeueAll().catch(() => undefined);
     if (this.batch) this.conn.unsettledBytes -= this.batch.bytes; // dropped unpublished
     this.batch = undefined;
     this.txPublishes = [];

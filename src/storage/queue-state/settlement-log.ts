@@ -13,6 +13,7 @@ import { joinPath, type FileHandle, type FileSystem } from '../fs/file-system.js
 import { checkFrame, findValidFrameAfter, type FrameLimits } from '../journal-frames.js';
 import type { FsyncPolicy } from '../log/types.js';
 import { RangeSet } from './range-set.js';
+import { DeliveredMark } from './delivered-mark.js';
 import type { SettlementLogApi } from './types.js';
 
 const SNAPSHOT = 'settlement.snapshot';
@@ -61,6 +62,8 @@ export class SettlementLog implements SettlementLogApi {
   /** The journal handle is closed: set on the write chain, so every write queued before it has finished. */
   private journalClosed = false;
   private closing: Promise<void> | undefined;
+  /** "Offsets below M may have been delivered" (delivered-mark.ts); set by open(). */
+  private mark!: DeliveredMark;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -72,12 +75,14 @@ export class SettlementLog implements SettlementLogApi {
   static async open(fs: FileSystem, dir: string, opts: SettlementLogOptions): Promise<SettlementLog> {
     await fs.mkdir(dir);
     const journal = await fs.open(joinPath(dir, JOURNAL), 'rw');
-    await fs.syncDir(dir);
     const s = new SettlementLog(fs, dir, journal, opts);
     try {
+      s.mark = await DeliveredMark.open(fs, dir, opts.fsync);
+      await fs.syncDir(dir);
       await s.load();
     } catch (err) {
       await journal.close();
+      await s.mark?.close().catch(() => undefined);
       throw err;
     }
     return s;
@@ -166,6 +171,14 @@ export class SettlementLog implements SettlementLogApi {
 
   deliveryCount(offset: number): number {
     return this.counts.get(offset) ?? 0;
+  }
+
+  get deliveredMark(): number {
+    return this.mark.recovered;
+  }
+
+  writeDeliveredMark(mark: number): Promise<void> {
+    return this.mark.write(mark);
   }
 
   settledRanges(): Array<[number, number]> {
@@ -353,7 +366,7 @@ export class SettlementLog implements SettlementLogApi {
           await this.journal.sync().catch(() => undefined);
         } finally {
           this.journalClosed = true;
-          await this.journal.close();
+          await Promise.all([this.journal.close(), this.mark.close()]);
         }
       });
       this.tail = run.catch(() => undefined);
@@ -369,7 +382,7 @@ export class SettlementLog implements SettlementLogApi {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       const run = this.tail.then(async () => {
         this.journalClosed = true;
-        await this.journal.close().catch(() => undefined);
+        await Promise.all([this.journal.close().catch(() => undefined), this.mark.close().catch(() => undefined)]);
       });
       this.tail = run.catch(() => undefined);
       this.closing = run;

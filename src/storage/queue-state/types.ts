@@ -10,6 +10,11 @@ export interface SettlementState {
   isSettled(offset: number): boolean;
   /** Times this offset was delivered (0 if never), as persisted. */
   deliveryCount(offset: number): number;
+  /**
+   * Every offset below this may have been delivered before the queue was last closed or crashed (as found
+   * at open; 0 if nothing is known). Unsettled ones come back flagged redelivered.
+   */
+  readonly deliveredMark: number;
   /** Settled ranges at or above lowWatermark, as [start, endExclusive) pairs in ascending order. */
   settledRanges(): Array<[number, number]>;
   /** Number of settled offsets at or above lowWatermark. */
@@ -28,6 +33,11 @@ export interface SettlementLogApi extends SettlementState {
    * and are retried (every second, and at each flush) until the fault clears.
    */
   readonly failed: StorageError | undefined;
+  /**
+   * Persists "offsets below `mark` may have been delivered"; resolves once written (fsync'd under always).
+   * The caller delivers an offset only below a mark whose write has resolved.
+   */
+  writeDeliveredMark(mark: number): Promise<void>;
   /** Resolves when everything buffered so far is written (and fsync'd when the policy asks). */
   flush(): Promise<void>;
   /** Rewrites the state compactly (snapshot) and drops the old journal. Called automatically past a size bound. */
