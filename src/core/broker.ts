@@ -1,32 +1,28 @@
 // The Broker facade (design.md §7): the protocol-neutral entry point every protocol calls. It owns the
 // vhosts (exchanges, queues, streams, consumer groups), users and the MetaStore that persists their
 // definitions. Protocols never reach storage themselves.
-import { randomBytes } from 'node:crypto';
 import { childLogger } from '../lib/logger.js';
 import { BrokerError, ErrorCode } from '../lib/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { FileSystem } from '../storage/fs/file-system.js';
 import { NodeFileSystem } from '../storage/fs/node-fs.js';
-import { metaDir, openDataDir, vhostDir } from '../storage/data-dir.js';
+import { lockDataDir, metaDir, openDataDir, vhostDir } from '../storage/data-dir.js';
 import { LocalMetaStore } from '../storage/meta/local-meta-store.js';
-import type { MetaOp, MetaStore } from '../storage/meta/meta-store.js';
+import type { MetaStore } from '../storage/meta/meta-store.js';
 import type { FsyncPolicy } from '../storage/log/types.js';
 import type { FieldTable, Message } from './message.js';
 import { FilePartitionLog } from '../storage/log/partition-log.js';
-import { SettlementLog } from '../storage/queue-state/settlement-log.js';
-import { joinPath } from '../storage/fs/file-system.js';
-import { queueDir, streamPartitionDir, streamDir } from '../storage/data-dir.js';
-import { defaultStreamConfig, Stream, type StreamConfig } from './streams/stream.js';
+import { joinPath, type FileLock } from '../storage/fs/file-system.js';
+import type { Stream, StreamConfig } from './streams/stream.js';
 import type { GroupCoordinator } from './groups/group-coordinator.js';
 import { openGroupCoordinator, type GroupLimits } from './groups/open-coordinator.js';
-import { Queue, type DeadLetterSink, type PublishOutcome, type QueueArguments } from './queues/queue.js';
+import type { DeadLetterSink, PublishOutcome, Queue } from './queues/queue.js';
+import { QueuesAndStreams, removalOps, type QueueDeclareOptions, type QueueDeleteOptions } from './lifecycle.js';
 import { UserStore } from './auth/user-store.js';
 import { ProducerIdAllocator } from './producer-ids.js';
 import { DEFAULT_VHOST, Vhost } from './vhost.js';
 import {
-  bindingMetaKey,
   bindingMetaRecord,
-  exchangeMetaKey,
   exchangeMetaRecord,
   type RemovalResult,
   type RegistryDefinitions,
@@ -57,13 +53,15 @@ export interface BrokerHealth {
 export class Broker {
   private readonly log = childLogger('broker');
   private readonly vhosts = new Map<string, Vhost>();
+  /** The queues and streams of every vhost and their definition changes (lifecycle.ts). */
+  private readonly destinations: QueuesAndStreams;
   /** Queues by vhost then name. */
-  private readonly queues = new Map<string, Map<string, Queue>>();
+  private readonly queues: Map<string, Map<string, Queue>>;
   /** Streams by vhost then name. */
-  private readonly streams = new Map<string, Map<string, Stream>>();
+  private readonly streams: Map<string, Map<string, Stream>>;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly coordinators = new Map<string, GroupCoordinator>();
-  private readonly deadLetterSink: DeadLetterSink = {
+  readonly deadLetterSink: DeadLetterSink = {
     deadLetter: async (queue, messages, exchange, routingKey) => {
       if (!this.vhosts.get(queue.vhost)?.exchanges.lookup(exchange)) return; // RabbitMQ drops when the DLX is missing
       const routed = messages.map((m) => ({ ...m, exchange, routingKey: routingKey ?? m.routingKey ?? '' }));
@@ -78,14 +76,26 @@ export class Broker {
     readonly options: Required<Omit<BrokerOptions, 'fs'>> & { fs: FileSystem },
     readonly meta: MetaStore,
     readonly users: UserStore,
+    private readonly dataDirLock: FileLock,
   ) {
     this.startedAt = options.clock.nowMs();
+    this.destinations = new QueuesAndStreams(options, meta, this);
+    this.queues = this.destinations.queues;
+    this.streams = this.destinations.streams;
   }
 
+  /** Opens the broker on its data dir, whose OS lock it takes before reading or changing anything there. */
   static async open(opts: BrokerOptions): Promise<Broker> {
     const fs = opts.fs ?? new NodeFileSystem();
-    await openDataDir(fs, opts.dataDir);
-    const meta = await LocalMetaStore.open(fs, metaDir(opts.dataDir));
+    const lock = await lockDataDir(fs, opts.dataDir);
+    let meta: MetaStore;
+    try {
+      await openDataDir(fs, opts.dataDir);
+      meta = await LocalMetaStore.open(fs, metaDir(opts.dataDir));
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
     const users = new UserStore(meta);
     const broker = new Broker(
       {
@@ -99,11 +109,14 @@ export class Broker {
       },
       meta,
       users,
+      lock,
     );
     try {
       await broker.restore();
     } catch (err) {
+      await broker.closeQueuesAndStreams();
       await meta.close();
+      await lock.release();
       throw err;
     }
     return broker;
@@ -143,29 +156,15 @@ export class Broker {
     }
   }
 
-  /** Re-opens durable queues; removes the data of queues that were not durable (RabbitMQ drops them on restart). */
+  /**
+   * Re-opens the consumer groups, streams and durable queues; removes the data of queues that were not
+   * durable (RabbitMQ drops them on restart) and of deleted incarnations (lifecycle.ts).
+   */
   private async restoreQueuesAndStreams(): Promise<void> {
     for (const v of this.vhosts.keys()) await this.openCoordinator(v);
-    for (const r of this.meta.list('stream')) {
-      const v = r.value as unknown as { vhost: string; name: string; config: StreamConfig };
-      if (this.vhosts.has(v.vhost)) await this.openStream(v.vhost, v.name, v.config);
-    }
+    await this.destinations.restore([...this.vhosts.keys()], true);
     this.retentionTimer = setInterval(() => void this.enforceRetention(), RETENTION_CHECK_MS);
     this.retentionTimer.unref();
-    const known = new Set<string>();
-    for (const r of this.meta.list('queue')) {
-      const v = r.value as unknown as QueueDefinition;
-      if (!this.vhosts.has(v.vhost)) continue;
-      await this.openQueue(v);
-      known.add(queueDir(this.options.dataDir, v.vhost, v.name));
-    }
-    for (const vhost of this.vhosts.keys()) {
-      const dir = joinPath(vhostDir(this.options.dataDir, vhost), 'queues');
-      for (const name of await this.options.fs.list(dir)) {
-        const path = joinPath(dir, name);
-        if (!known.has(path)) await this.options.fs.rmdir(path);
-      }
-    }
   }
 
   // ---- vhosts --------------------------------------------------------------------------------------------
@@ -276,53 +275,18 @@ export class Broker {
 
   // ---- streams -------------------------------------------------------------------------------------------
 
-  private async openStream(vhost: string, name: string, config: StreamConfig): Promise<Stream> {
-    const o = this.options;
-    const stream = await Stream.open(
-      vhost,
-      name,
-      config,
-      (p, c) =>
-        FilePartitionLog.open({
-          fs: o.fs,
-          dir: streamPartitionDir(o.dataDir, vhost, name, p),
-          fsync: o.fsync,
-          fsyncIntervalMs: o.fsyncIntervalMs,
-          clock: o.clock,
-          segmentBytesMax: c.segmentBytes,
-          retentionMs: c.retentionMs,
-          retentionBytes: c.retentionBytes,
-        }),
-      o.clock,
-    );
-    let m = this.streams.get(vhost);
-    if (!m) this.streams.set(vhost, (m = new Map()));
-    m.set(name, stream);
-    this.vhost(vhost).exchanges.addQueue(name, 'stream', { durable: true });
-    return stream;
+  /** Creates a stream (a Kafka topic; an AMQP stream queue). AlreadyExists if the name is taken by a stream or queue. */
+  createStream(vhost: string, name: string, config: Partial<StreamConfig> = {}): Promise<Stream> {
+    return this.destinations.createStream(vhost, name, config);
   }
 
-  /** Creates a stream (a Kafka topic; an AMQP stream queue). AlreadyExists if the name is taken by a stream or queue. */
-  async createStream(vhost: string, name: string, config: Partial<StreamConfig> = {}): Promise<Stream> {
-    this.checkOpen();
-    this.vhost(vhost);
-    if (name.length === 0 || Buffer.byteLength(name) > 249 || name === '.' || name === '..') throw new BrokerError(ErrorCode.InvalidArgument, `invalid stream name '${name}'`);
-    if (this.streams.get(vhost)?.has(name) || this.queues.get(vhost)?.has(name)) throw new BrokerError(ErrorCode.AlreadyExists, `stream or queue '${name}' already exists in vhost '${vhost}'`);
-    const full: StreamConfig = { ...defaultStreamConfig, ...config };
-    const stream = await this.openStream(vhost, name, full);
-    try {
-      await this.meta.put({ kind: 'stream', key: `${vhost}\u0000${name}`, value: { vhost, name, config: { ...full } } });
-    } catch (err) {
-      await this.dropStream(stream);
-      throw err;
-    }
-    return stream;
+  /** The stream of that name, created if there is none (AMQP declare of a stream queue). */
+  declareStream(vhost: string, name: string, config: Partial<StreamConfig> = {}): Promise<Stream> {
+    return this.destinations.createStream(vhost, name, config, { existingOk: true });
   }
 
   getStream(vhost: string, name: string): Stream {
-    const s = this.streams.get(vhost)?.get(name);
-    if (!s) throw new BrokerError(ErrorCode.NotFound, `no stream '${name}' in vhost '${vhost}'`);
-    return s;
+    return this.destinations.getStream(vhost, name);
   }
 
   findStream(vhost: string, name: string): Stream | undefined {
@@ -334,26 +298,17 @@ export class Broker {
   }
 
   /** Adds partitions and records the new count. */
-  async addStreamPartitions(vhost: string, name: string, count: number): Promise<void> {
-    const s = this.getStream(vhost, name);
-    await s.addPartitions(count);
-    await this.meta.put({ kind: 'stream', key: `${vhost}\u0000${name}`, value: { vhost, name, config: { ...s.config } } });
+  addStreamPartitions(vhost: string, name: string, count: number): Promise<void> {
+    return this.destinations.addStreamPartitions(vhost, name, count);
   }
 
-  private async dropStream(stream: Stream): Promise<RemovalResult> {
-    this.streams.get(stream.vhost)?.delete(stream.name);
-    const removal = this.vhost(stream.vhost).exchanges.removeQueue(stream.name);
-    await stream.destroy();
-    await this.options.fs.rmdir(streamDir(this.options.dataDir, stream.vhost, stream.name));
-    return removal;
+  /** Deletes a stream; NotFound if there is none. Its files are removed in the background. */
+  deleteStream(vhost: string, name: string): Promise<void> {
+    return this.destinations.deleteStream(vhost, name);
   }
 
-  async deleteStream(vhost: string, name: string): Promise<void> {
-    this.checkOpen();
-    const stream = this.getStream(vhost, name);
-    const removal = await this.dropStream(stream);
-    await this.meta.delete('stream', `${vhost}\u0000${name}`);
-    await this.persistRemoval(vhost, removal, []);
+  /** A deleted stream's committed offsets go with it, as Kafka does (called by the lifecycle, under the name's turn). */
+  async streamDeleted(vhost: string, name: string): Promise<void> {
     await this.coordinators.get(vhost)?.streamDeleted(name);
   }
 
@@ -365,32 +320,6 @@ export class Broker {
   }
 
   // ---- queues --------------------------------------------------------------------------------------------
-
-  private async openQueue(def: QueueDefinition): Promise<Queue> {
-    const dir = queueDir(this.options.dataDir, def.vhost, def.name);
-    const fsync = def.durable ? this.options.fsync : 'never';
-    // A non-durable queue's directory is removed at the next start: its log is ephemeral (never synced).
-    const log = await FilePartitionLog.open({ fs: this.options.fs, dir: joinPath(dir, 'log'), fsync, ephemeral: !def.durable, fsyncIntervalMs: this.options.fsyncIntervalMs, clock: this.options.clock, segmentBytesMax: 64 * 1024 * 1024 });
-    const state = await SettlementLog.open(this.options.fs, joinPath(dir, 'state'), { fsync });
-    const queue = await Queue.open({
-      vhost: def.vhost,
-      name: def.name,
-      log,
-      state,
-      durable: def.durable,
-      autoDelete: def.autoDelete,
-      exclusiveOwner: def.exclusiveOwner,
-      arguments: def.arguments,
-      clock: this.options.clock,
-      deadLetterSink: this.deadLetterSink,
-      onUnused: (q) => void this.deleteQueue(q.vhost, q.name).catch((err: Error) => this.log.warn({ queue: q.name, err: err.message }, 'auto-delete failed')),
-    });
-    let m = this.queues.get(def.vhost);
-    if (!m) this.queues.set(def.vhost, (m = new Map()));
-    m.set(def.name, queue);
-    this.vhost(def.vhost).exchanges.addQueue(def.name, 'queue', { durable: def.durable });
-    return queue;
-  }
 
   getQueue(vhost: string, name: string): Queue {
     const q = this.queues.get(vhost)?.get(name);
@@ -407,67 +336,23 @@ export class Broker {
    * redeclare must be equivalent (durable, exclusive, auto-delete, arguments) or fails PreconditionFailed;
    * an exclusive queue of another owner is ResourceLocked.
    */
-  async declareQueue(vhost: string, name: string, opts: { durable?: boolean; exclusiveOwner?: string; autoDelete?: boolean; arguments?: QueueArguments } = {}): Promise<Queue> {
-    this.checkOpen();
-    this.vhost(vhost);
-    const generated = name === '';
-    if (generated) name = `amq.gen-${randomName()}`;
-    if (Buffer.byteLength(name) > 255) throw new BrokerError(ErrorCode.InvalidArgument, 'queue name longer than 255 bytes');
-    if (this.streams.get(vhost)?.has(name)) throw new BrokerError(ErrorCode.PreconditionFailed, `'${name}' in vhost '${vhost}' is a stream`);
-    const existing = this.queues.get(vhost)?.get(name);
-    const def: QueueDefinition = { vhost, name, durable: opts.durable ?? false, autoDelete: opts.autoDelete ?? false, exclusiveOwner: opts.exclusiveOwner, arguments: opts.arguments ?? {} };
-    if (existing) {
-      if (existing.exclusiveOwner !== undefined && existing.exclusiveOwner !== opts.exclusiveOwner) {
-        throw new BrokerError(ErrorCode.ResourceLocked, `cannot obtain exclusive access to locked queue '${name}' in vhost '${vhost}'`);
-      }
-      const ineq = (what: string, got: unknown, cur: unknown) =>
-        new BrokerError(ErrorCode.PreconditionFailed, `inequivalent arg '${what}' for queue '${name}' in vhost '${vhost}': received '${String(got)}' but current is '${String(cur)}'`);
-      if (existing.durable !== def.durable) throw ineq('durable', def.durable, existing.durable);
-      if (existing.autoDelete !== def.autoDelete) throw ineq('auto_delete', def.autoDelete, existing.autoDelete);
-      if ((existing.exclusiveOwner !== undefined) !== (def.exclusiveOwner !== undefined)) throw ineq('exclusive', def.exclusiveOwner !== undefined, existing.exclusiveOwner !== undefined);
-      for (const k of new Set([...Object.keys(existing.arguments), ...Object.keys(def.arguments)]) as Set<keyof QueueArguments>) {
-        if (existing.arguments[k] !== def.arguments[k]) throw ineq(k, def.arguments[k], existing.arguments[k]);
-      }
-      return existing;
-    }
-    if (name.startsWith('amq.') && !generated) throw new BrokerError(ErrorCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
-    const queue = await this.openQueue(def);
-    if (def.durable && def.exclusiveOwner === undefined) {
-      try {
-        await this.meta.put({ kind: 'queue', key: `${vhost}\u0000${name}`, value: JSON.parse(JSON.stringify(def)) });
-      } catch (err) {
-        await this.dropQueue(queue);
-        throw err;
-      }
-    }
-    return queue;
+  declareQueue(vhost: string, name: string, opts: QueueDeclareOptions = {}): Promise<Queue> {
+    return this.destinations.declareQueue(vhost, name, opts);
   }
 
-  private async dropQueue(queue: Queue): Promise<RemovalResult> {
-    this.queues.get(queue.vhost)?.delete(queue.name);
-    const removal = this.vhost(queue.vhost).exchanges.removeQueue(queue.name);
-    await queue.delete();
-    return removal;
+  /** Deletes a queue; returns the number of ready messages it held. Its files are removed in the background. */
+  deleteQueue(vhost: string, name: string, opts: QueueDeleteOptions = {}): Promise<number> {
+    return this.destinations.deleteQueue(vhost, name, opts);
   }
 
-  /** Deletes a queue; returns the number of ready messages it held. */
-  async deleteQueue(vhost: string, name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean } = {}): Promise<number> {
-    this.checkOpen();
-    const queue = this.queues.get(vhost)?.get(name);
-    if (!queue) return 0; // RabbitMQ: deleting a missing queue succeeds
-    if (opts.ifUnused && queue.consumerCount > 0) throw new BrokerError(ErrorCode.PreconditionFailed, `queue '${name}' in vhost '${vhost}' in use`);
-    if (opts.ifEmpty && queue.messageCount > 0) throw new BrokerError(ErrorCode.PreconditionFailed, `queue '${name}' in vhost '${vhost}' is not empty`);
-    const count = queue.messageCount;
-    const removal = await this.dropQueue(queue);
-    const key = `${vhost}\u0000${name}`;
-    if (this.meta.get('queue', key)) await this.meta.delete('queue', key);
-    await this.persistRemoval(vhost, removal, []);
-    return count;
+  /** Deletes the queue or the stream of that name (AMQP queue.delete); the ready count of a queue. */
+  deleteQueueOrStream(vhost: string, name: string, opts: QueueDeleteOptions = {}): Promise<number> {
+    return this.destinations.deleteQueueOrStream(vhost, name, opts);
   }
 
   /** Deletes the exclusive queues of a connection that closed. */
-  async deleteExclusiveQueues(owner: string): Promise<void> {
-    for (const m of this.queues.values()) for (const q of [...m.values()]) if (q.exclusiveOwner === owner) await this.deleteQueue(q.vhost, q.name);
+  deleteExclusiveQueues(owner: string): Promise<void> {
+    return this.destinations.deleteExclusiveQueues(owner);
   }
 
   // ---- publish -------------------------------------------------------------------------------------------
@@ -543,12 +428,8 @@ export class Broker {
   }
 
   private async persistRemoval(vhost: string, removal: RemovalResult, exchanges: string[]): Promise<void> {
-    const v = this.vhost(vhost);
-    const ops: MetaOp[] = [];
-    for (const name of new Set([...exchanges, ...removal.deletedExchanges])) ops.push({ op: 'delete', kind: 'exchange', key: exchangeMetaKey(vhost, name) });
-    for (const b of removal.removedBindings) ops.push({ op: 'delete', kind: 'binding', key: bindingMetaKey(v.exchanges.bindingDefinition(b)) });
-    const present = ops.filter((o) => o.op === 'delete' && this.meta.get(o.kind, o.key) !== undefined);
-    if (present.length > 0) await this.meta.apply(present);
+    const ops = removalOps(this.meta, this.vhost(vhost), removal, exchanges);
+    if (ops.length > 0) await this.meta.apply(ops);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------------------
@@ -568,19 +449,17 @@ export class Broker {
     this.closed = true;
     await this.closeQueuesAndStreams();
     await this.meta.close();
+    await this.dataDirLock.release();
   }
 
   private async closeQueuesAndStreams(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await Promise.allSettled([...this.coordinators.values()].map((c) => c.close()));
     this.coordinators.clear();
-    for (const m of this.streams.values()) await Promise.allSettled([...m.values()].map((st) => st.close()));
-    this.streams.clear();
-    for (const m of this.queues.values()) await Promise.allSettled([...m.values()].map((q) => q.close()));
-    this.queues.clear();
+    await this.destinations.close();
   }
 
-  private checkOpen(): void {
+  checkOpen(): void {
     if (this.closed || this.stopping) throw new BrokerError(ErrorCode.Closed, 'broker is shutting down');
   }
 }
@@ -590,14 +469,7 @@ const RETENTION_CHECK_MS = 60_000;
 /** The internal log of committed consumer-group offsets, one per vhost. */
 export const CONSUMER_OFFSETS = '__consumer_offsets';
 
-export interface QueueDefinition {
-  vhost: string;
-  name: string;
-  durable: boolean;
-  autoDelete: boolean;
-  exclusiveOwner: string | undefined;
-  arguments: QueueArguments;
-}
+export type { QueueDefinition } from './lifecycle.js';
 
 export interface PublishResult {
   /** Queues the message was stored in. */
@@ -612,10 +484,6 @@ function addTo<K>(groups: Map<K, { msgs: Message[]; idx: number[] }>, key: K, m:
   g.msgs.push(m);
   g.idx.push(i);
   return g;
-}
-
-function randomName(): string {
-  return randomBytes(16).toString('base64url');
 }
 
 function sameArgs(a: FieldTable, b: FieldTable): boolean {

@@ -37,7 +37,7 @@ export class BrokerError extends Error {
 /** Environment faults surfaced by the storage layer (disk full, I/O error). Typed so every path can handle them. */
 export class StorageError extends Error {
   constructor(
-    readonly kind: 'ENOSPC' | 'EIO' | 'CORRUPT' | 'CLOSED' | 'FORMAT' | 'OTHER',
+    readonly kind: 'ENOSPC' | 'EIO' | 'CORRUPT' | 'CLOSED' | 'FORMAT' | 'LOCKED' | 'OTHER',
     message: string,
     readonly file?: string,
     readonly position?: number,

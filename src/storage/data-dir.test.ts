@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeFileSystem } from './fs/node-fs.js';
-import { decodeName, encodeName, openDataDir, queueDir, streamPartitionDir } from './data-dir.js';
+import { decodeName, encodeName, lockDataDir, openDataDir, queueDir, streamPartitionDir } from './data-dir.js';
 import { StorageError } from '../lib/errors.js';
 
 const fs = new NodeFileSystem();
@@ -37,4 +37,16 @@ test('names are encoded into safe path components', () => {
   assert.equal(encodeName('/'), '%2F');
   assert.equal(queueDir('/d', '/', 'q1'), '/d/vhosts/%2F/queues/q1');
   assert.equal(streamPartitionDir('/d', '/', 't', 3), '/d/vhosts/%2F/streams/t/3');
+  assert.equal(queueDir('/d', '/', 'q1', 'abc-1'), '/d/vhosts/%2F/queues/q1~abc-1');
+  assert.equal(streamPartitionDir('/d', '/', 't~', 0, 'abc-1'), '/d/vhosts/%2F/streams/t%7E~abc-1/0');
+  assert.throws(() => queueDir('/d', '/', 'q', '../x'), (e: unknown) => e instanceof StorageError && e.kind === 'FORMAT');
+});
+
+test('the lock: a second holder is refused with the first one pid; released, it can be taken again', async () => {
+  const root = join(mkdtempSync(join(tmpdir(), 'dd-')), 'data');
+  const lock = await lockDataDir(fs, root);
+  await assert.rejects(lockDataDir(fs, root), (e: unknown) => e instanceof StorageError && e.kind === 'LOCKED' && e.message === `data dir ${root} is in use by process ${process.pid}`);
+  assert.equal((await openDataDir(fs, root)).created, true, 'the lock file does not make the dir foreign');
+  await lock.release();
+  await (await lockDataDir(fs, root)).release();
 });

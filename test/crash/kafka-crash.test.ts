@@ -4,7 +4,7 @@
 // holds every acknowledged record at the offset its acknowledgement gave, and nothing never produced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveChild } from './serve-child.js';
@@ -16,7 +16,11 @@ const { Kafka, logLevel } = kafkajs;
 
 /** Every record of partition 0 of topic `kc`, read from the files after the kill: offset → value. */
 async function readPartition(dataDir: string): Promise<Map<number, string>> {
-  const log = await FilePartitionLog.open({ fs: new NodeFileSystem(), dir: join(dataDir, 'vhosts', '%2F', 'streams', 'kc', '0'), fsync: 'never' });
+  // The topic's directory is its incarnation's: `kc~<incarnation id>`.
+  const streams = join(dataDir, 'vhosts', '%2F', 'streams');
+  const dir = readdirSync(streams).filter((n) => n.startsWith('kc~'));
+  assert.equal(dir.length, 1, 'one incarnation of kc');
+  const log = await FilePartitionLog.open({ fs: new NodeFileSystem(), dir: join(streams, dir[0]!, '0'), fsync: 'never' });
   const out = new Map<number, string>();
   for (let o = log.logStartOffset; o < log.nextOffset; ) {
     const records = await log.readRecords(o, 10_000);

@@ -339,7 +339,7 @@ export class AmqpChannel implements ReplyTarget {
         throw preconditionFailed(`invalid property '${what}' for queue '${a.queue}' in vhost '${this.vhost}'`);
       }
       if (this.findQueue(a.queue)) throw declareError(undefined, this.findQueue(a.queue), a, parsed, this.vhost, this.conn.id);
-      const st = this.broker.findStream(this.vhost, a.queue) ?? (await this.broker.createStream(this.vhost, a.queue, parsed.stream));
+      const st = await this.broker.declareStream(this.vhost, a.queue, parsed.stream);
       return ok(a.queue, streamCount(st), 0);
     }
     if (parsed.type === 'quorum' && (!a.durable || a.exclusive || a.autoDelete)) {
@@ -357,13 +357,8 @@ export class AmqpChannel implements ReplyTarget {
   private async queueDelete(a: M.QueueDeleteArgs): Promise<void> {
     const name = this.queueName(a.queue);
     this.checkPermission('configure', name, 'queue');
-    let count = 0;
-    if (this.broker.findStream(this.vhost, name)) {
-      await this.broker.deleteStream(this.vhost, name);
-    } else {
-      this.checkExclusive(name);
-      count = await this.broker.deleteQueue(this.vhost, name, { ifUnused: a.ifUnused, ifEmpty: a.ifEmpty });
-    }
+    this.checkExclusive(name);
+    const count = await this.broker.deleteQueueOrStream(this.vhost, name, { ifUnused: a.ifUnused, ifEmpty: a.ifEmpty, owner: this.conn.id });
     if (!a.nowait) this.conn.write(M.encodeQueueDeleteOkFrame(this.id, { messageCount: count }));
   }
 

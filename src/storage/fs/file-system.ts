@@ -18,6 +18,11 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/** An exclusive lock on a file: held until release(), or until the process ends (the kernel releases it). */
+export interface FileLock {
+  release(): Promise<void>;
+}
+
 export type OpenMode =
   /** read only; the file must exist */
   | 'r'
@@ -43,6 +48,12 @@ export interface FileSystem {
   size(path: string): Promise<number | undefined>;
   /** Makes a directory's entries (creations, renames, unlinks) durable. */
   syncDir(dir: string): Promise<void>;
+  /**
+   * Takes an exclusive lock on the file at `path` (created if missing; its directory must exist) without
+   * waiting, and replaces its content with `note` (who holds it). Undefined when the lock is held already,
+   * by another process or by another tryLock of this one.
+   */
+  tryLock(path: string, note: string): Promise<FileLock | undefined>;
 }
 
 export function joinPath(...parts: string[]): string {

@@ -8,7 +8,7 @@
 // - holdSyncs(pathPart): syncs started while held do not complete (nor make anything durable) until
 //   released, as a slow fdatasync would; what they cover is what was written when they began.
 // Renames and unlinks take effect durably at once (a simplification noted here on purpose).
-import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
+import type { FileHandle, FileLock, FileSystem, OpenMode } from './file-system.js';
 
 type Op = 'open' | 'append' | 'read' | 'writeAt' | 'sync' | 'truncate' | 'writeFileAtomic' | 'rename' | 'unlink' | 'syncDir';
 
@@ -117,6 +117,8 @@ export class MemoryFileSystem implements FileSystem {
   private files = new Map<string, MemFile>();
   private dirs = new Set<string>(['/', '.']);
   private failures: Array<{ op: Op; code: string; count: number; path?: string }> = [];
+  /** Paths locked by tryLock (a crash() or processCrash() copy starts with none: the process is gone). */
+  private readonly locks = new Set<string>();
   capacityBytes = Number.MAX_SAFE_INTEGER;
   private syncHolds: Array<{ path: string | undefined; released: Promise<void> }> = [];
 
@@ -229,10 +231,28 @@ export class MemoryFileSystem implements FileSystem {
 
   async rename(from: string, to: string): Promise<void> {
     this.maybeFail('rename', from);
-    const f = this.files.get(norm(from));
-    if (!f) throw fsError('ENOENT', from);
-    this.files.delete(norm(from));
-    this.files.set(norm(to), f);
+    from = norm(from);
+    to = norm(to);
+    const f = this.files.get(from);
+    if (!f) {
+      if (!this.dirs.has(from)) throw fsError('ENOENT', from);
+      if (!this.dirs.has(parentOf(to))) throw fsError('ENOENT', `no such directory ${parentOf(to)}`);
+      // A directory moves with everything under it.
+      const moved = (p: string) => to + p.slice(from.length);
+      for (const [p, file] of [...this.files]) {
+        if (!p.startsWith(from + '/')) continue;
+        this.files.delete(p);
+        this.files.set(moved(p), file);
+      }
+      for (const d of [...this.dirs]) {
+        if (d !== from && !d.startsWith(from + '/')) continue;
+        this.dirs.delete(d);
+        this.dirs.add(moved(d));
+      }
+      return;
+    }
+    this.files.delete(from);
+    this.files.set(to, f);
   }
 
   async unlink(path: string): Promise<void> {
@@ -271,6 +291,21 @@ export class MemoryFileSystem implements FileSystem {
 
   async size(path: string): Promise<number | undefined> {
     return this.files.get(norm(path))?.size;
+  }
+
+  async tryLock(path: string, note: string): Promise<FileLock | undefined> {
+    path = norm(path);
+    if (this.locks.has(path)) return undefined;
+    this.locks.add(path);
+    try {
+      const h = await this.open(path, 'rw');
+      await h.truncate(0);
+      await h.writeAt(Buffer.from(note), 0);
+    } catch (err) {
+      this.locks.delete(path);
+      throw err;
+    }
+    return { release: async () => void this.locks.delete(path) };
   }
 
   async syncDir(dir: string): Promise<void> {

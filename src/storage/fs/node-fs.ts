@@ -1,7 +1,20 @@
 // FileSystem over node:fs/promises: the real disk.
 import { promises as fsp, constants } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
+import type { FileHandle, FileLock, FileSystem, OpenMode } from './file-system.js';
+
+/**
+ * The OS lock primitive (the npm package fs-native-extensions, a prebuilt native addon): on Linux an open
+ * file description lock (fcntl F_OFD_SETLK), elsewhere flock / LockFileEx. The kernel drops it when the
+ * descriptor is closed, which happens when the process dies however it dies (SIGKILL included), and it
+ * conflicts with every other descriptor of the file, in this process too. Loaded on first use.
+ */
+interface NativeLocks {
+  tryLock(fd: number, offset?: number, length?: number, opts?: { shared?: boolean }): boolean;
+}
+let nativeLocks: NativeLocks | undefined;
+const loadNativeLocks = (): NativeLocks => (nativeLocks ??= createRequire(import.meta.url)('fs-native-extensions') as NativeLocks);
 
 class NodeFileHandle implements FileHandle {
   constructor(
@@ -126,6 +139,26 @@ export class NodeFileSystem implements FileSystem {
     } catch {
       return undefined;
     }
+  }
+
+  async tryLock(path: string, note: string): Promise<FileLock | undefined> {
+    const h = await fsp.open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    let locked = false;
+    try {
+      locked = loadNativeLocks().tryLock(h.fd);
+      if (!locked) return undefined;
+      await h.truncate(0);
+      await h.write(Buffer.from(note), 0, undefined, 0);
+    } catch (err) {
+      locked = false;
+      throw err;
+    } finally {
+      if (!locked) await h.close();
+    }
+    // The handle is referenced by the lock until release(): a collected FileHandle would be closed, and with
+    // it the lock.
+    let released: Promise<void> | undefined;
+    return { release: () => (released ??= h.close()) };
   }
 
   async syncDir(dir: string): Promise<void> {
