@@ -162,7 +162,7 @@ export class Broker {
    */
   private async restoreQueuesAndStreams(): Promise<void> {
     for (const v of this.vhosts.keys()) await this.openCoordinator(v);
-    await this.destinations.restore([...this.vhosts.keys()], true);
+    await this.destinations.restore([...this.vhosts.keys()], !this.meta.repairedTail);
     this.retentionTimer = setInterval(() => void this.enforceRetention(), RETENTION_CHECK_MS);
     this.retentionTimer.unref();
   }

@@ -2,7 +2,7 @@
 // definitions of the old layout (no incarnation id), and the per-name order of definition changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from './broker.js';
@@ -119,4 +119,24 @@ test('delete and re-declare of one name raced on the broker: every declare sees 
     await b.deleteQueue('/', 'r');
   }
   await b.close();
+});
+
+test('no queue or stream data is deleted at start-up on the word of a repaired metadata journal', async () => {
+  const dir = dataDir();
+  const b = await Broker.open({ dataDir: dir, fsync: 'always' });
+  await b.declareQueue('/', 'q1', { durable: true });
+  await b.declareQueue('/', 'q2', { durable: true });
+  await b.publish('/', '', [msg('q2', 'precious')]);
+  await b.close();
+  const queues = join(dir, 'vhosts', '%2F', 'queues');
+  const before = readdirSync(queues).sort();
+  assert.equal(before.length, 2);
+  // A torn tail: the last entry (q2's definition) is cut short, as by a crash in the middle of its write.
+  const journal = join(dir, 'meta', 'meta.journal');
+  truncateSync(journal, statSync(journal).size - 3);
+  const b2 = await Broker.open({ dataDir: dir });
+  assert.ok(b2.meta.repairedTail);
+  assert.throws(() => b2.getQueue('/', 'q2'), 'q2 has no definition any more');
+  assert.deepEqual(readdirSync(queues).sort(), before, "q2's data is kept: its definition may be what the repair lost");
+  await b2.close();
 });

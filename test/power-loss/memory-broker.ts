@@ -11,7 +11,7 @@ import { createKafkaListener } from '../../src/protocols/kafka/kafka-listener.js
 import { createAmqpListener } from '../../src/protocols/amqp/amqp-listener.js';
 import { configureLogger } from '../../src/lib/logger.js';
 import { MemoryFileSystem, type CrashOptions } from '../../src/storage/fs/memory-fs.js';
-import type { FileHandle, FileSystem, OpenMode } from '../../src/storage/fs/file-system.js';
+import type { FileHandle, FileLock, FileSystem, OpenMode } from '../../src/storage/fs/file-system.js';
 
 export const DATA_DIR = '/data';
 
@@ -100,6 +100,9 @@ export class SlowDisk implements FileSystem {
   }
   syncDir(dir: string): Promise<void> {
     return this.track(this.delay().then(() => this.mem.syncDir(dir)));
+  }
+  tryLock(path: string, note: string): Promise<FileLock | undefined> {
+    return this.track(this.mem.tryLock(path, note));
   }
 }
 
