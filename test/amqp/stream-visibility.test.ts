@@ -16,7 +16,7 @@ test('an AMQP stream consumer does not receive a record before its fdatasync com
   pub.sendToQueue('sv', Buffer.from('a'), { persistent: true });
   await pub.waitForConfirms();
 
-  const release = mb.fs.holdSyncs('/streams/sv/');
+  const release = mb.fs.holdSyncs('/streams/sv~'); // the stream's incarnation directory
   let confirmed = false;
   pub.sendToQueue('sv', Buffer.from('b'), { persistent: true });
   const confirms = pub.waitForConfirms().then(() => (confirmed = true));

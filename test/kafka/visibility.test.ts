@@ -16,7 +16,7 @@ test('Kafka Fetch, high watermark, ListOffsets and long polls do not show a reco
   const k = await RawKafka.connect(mb.kafkaPort);
   assert.equal(await produce(k, TOPIC, ['a']), 0);
 
-  const release = mb.fs.holdSyncs(`/streams/${TOPIC}/`);
+  const release = mb.fs.holdSyncs(`/streams/${TOPIC}~`); // the topic's incarnation directory
   let acked = false;
   // Responses on one connection keep request order: the consumer uses its own connection.
   const producer = await RawKafka.connect(mb.kafkaPort);
