@@ -57,6 +57,12 @@ const MUTANTS = [
     ],
     tests: [['log/visibility.test'], ['power-loss/kafka'], ['power-loss/amqp']],
   },
+  {
+    name: 'data-dir-lock-skipped',
+    what: 'a broker opens a data dir whose lock another broker holds (two brokers write one data dir)',
+    edits: [['src/storage/data-dir.ts', '  if (lock) return lock;\n', '  if (lock || process.pid > 0) return lock ?? { release: async () => undefined };\n']],
+    tests: [['storage/data-dir.test'], ['server/data-dir-lock']],
+  },
   // Protocol-level durability off (the whole suite passed with it before the power-loss tests), one
   // mutant per path so that each is proven covered.
   {
