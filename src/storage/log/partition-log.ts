@@ -69,7 +69,10 @@ export class FilePartitionLog implements PartitionLog {
   private writeTail: Promise<unknown> = Promise.resolve();
   private pendingWrites: PendingWrite[] = [];
   private writeScheduled = false;
+  /** A disk fault (write, fdatasync, roll): the next append first recovers (recover()). */
   private failed: StorageError | undefined;
+  /** An fdatasync failed: no later one is trusted to cover what was written before it, until recover(). */
+  private syncFailed: StorageError | undefined;
   private closed = false;
   private readonly listeners = new Set<(highWatermark: number) => void>();
   /** The durable end: offsets below it are readable with 'durable' visibility. */
@@ -182,7 +185,6 @@ export class FilePartitionLog implements PartitionLog {
 
   append(batches: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StorageError('CLOSED', `log ${this.dir} is closed`));
-    if (this.failed) return Promise.reject(this.failed);
     if (batches.length > this.appendBytesMax) {
       return Promise.reject(new BrokerError(ErrorCode.LimitExceeded, `append of ${batches.length} bytes exceeds ${this.appendBytesMax}`));
     }
@@ -221,8 +223,8 @@ export class FilePartitionLog implements PartitionLog {
     this.pendingWrites = [];
     if (items.length === 0) return;
     try {
-      if (this.failed) throw this.failed;
       if (this.closed) throw new StorageError('CLOSED', `log ${this.dir} is closed`);
+      if (this.failed) await this.recover();
       const now = this.clock.nowMs();
       let total = 0;
       let span = 0;
@@ -247,7 +249,9 @@ export class FilePartitionLog implements PartitionLog {
           active.nextOffset + span - active.baseOffset > RELATIVE_OFFSET_MAX ||
           (this.segmentAgeMsMax >= 0 && now - active.firstAppendMs >= this.segmentAgeMsMax))
       ) {
-        await this.roll();
+        await this.roll().catch((err: unknown) => {
+          throw this.fault(err, 'segment roll failed');
+        });
       }
       const results: AppendResult[] = [];
       let next = this.active.nextOffset;
@@ -268,9 +272,7 @@ export class FilePartitionLog implements PartitionLog {
           now,
         );
       } catch (err) {
-        this.failed = toStorageError(err, this.active.path);
-        this.log.error({ file: this.active.path, kind: this.failed.kind, err: this.failed.message }, 'append failed; log refuses writes until reopened');
-        throw this.failed;
+        throw this.fault(err, 'append failed');
       }
       this.dirtySinceSync = true;
       if (this.fsyncPolicy === 'never') {
@@ -329,17 +331,44 @@ export class FilePartitionLog implements PartitionLog {
       const seg = this.active;
       const bytes = seg.endPosition;
       const end = seg.nextOffset;
+      if (this.syncFailed) {
+        for (const w of waiters) w.reject(this.syncFailed);
+        continue;
+      }
       try {
         await seg.sync();
         if (this.fsyncPolicy !== 'never') this.advance(seg, bytes, end);
         for (const w of waiters) w.resolve();
       } catch (err) {
-        const e = toStorageError(err, this.active.path);
-        this.failed ??= e;
+        const e = this.fault(err, 'fdatasync failed');
+        this.syncFailed = e;
         for (const w of waiters) w.reject(e);
       }
     }
     this.syncRunning = false;
+  }
+
+  /** Records a disk fault (logged once until recovered): the next append recovers before it writes. */
+  private fault(err: unknown, what: string): StorageError {
+    const e = toStorageError(err, this.active.path);
+    if (!this.failed) this.log.error({ file: this.active.path, kind: e.kind, err: e.message }, `${what}; the next append retries once the disk answers`);
+    this.failed ??= e;
+    return e;
+  }
+
+  /**
+   * After a disk fault, before the next append (appends that failed were never confirmed): the active
+   * segment's tail past its durable end is checked and written again, what a failed write left is cut off,
+   * and all is fdatasync'd (Segment.rewriteTail). Then the log is writable again and the rewritten records
+   * are durable. Throws, and the log stays failed, while the disk still fails.
+   */
+  private async recover(): Promise<void> {
+    const seg = this.active;
+    await seg.rewriteTail(this.ephemeral ? seg.endPosition : Math.min(seg.visibleBytes, seg.endPosition));
+    this.log.warn({ file: seg.path, position: seg.endPosition, after: this.failed!.message }, 'log writable again after a disk fault');
+    this.failed = undefined;
+    this.syncFailed = undefined;
+    this.advance(seg, seg.endPosition, seg.nextOffset);
   }
 
   /** Moves the durable end (readers' view) to `end`, `bytes` into `seg`, and wakes the listeners. */

@@ -316,6 +316,51 @@ export class Segment {
     if (this.indexFailed) throw this.indexFailed;
   }
 
+  /**
+   * Recovery after a disk fault (see FilePartitionLog): the bytes from `from` (the durable end) to
+   * endPosition are read back, checked batch by batch and written again in place, whatever a failed write
+   * left after endPosition is cut off, and all is fsync'd; index files are rewritten from memory if an index
+   * write failed. Nothing moves (offsets and positions stay), and nothing written whole is removed: after
+   * a failed fdatasync the kernel may have dropped those pages' dirty state, so they are dirtied again
+   * rather than trusted. Throws (the log stays failed) while the disk still fails.
+   */
+  async rewriteTail(from: number): Promise<void> {
+    await this.indexTail;
+    const end = this.endPosition;
+    const tail = Buffer.allocUnsafe(end - from);
+    const n = await this.file.read(tail, 0, tail.length, from);
+    let p = 0;
+    while (p < n) {
+      const c = checkBatch(tail, p, n);
+      if (!c.ok) break;
+      p += c.sizeBytes;
+    }
+    if (p !== tail.length) {
+      throw new StorageError('CORRUPT', `segment ${this.path}: its unsynced tail read back does not check at position ${from + p} (${end - from - p} bytes); restart to truncate it`, this.path, from + p);
+    }
+    if (tail.length > 0) await this.file.writeAt(tail, from);
+    if (this.file.size !== end) await this.file.truncate(end);
+    await this.file.sync();
+    if (this.indexFailed) {
+      const ib = Buffer.allocUnsafe(this.offsetIndex.length * OFFSET_ENTRY_BYTES);
+      for (let i = 0; i < this.offsetIndex.length; i++) {
+        ib.writeUInt32BE(this.offsetIndex.a[i]!, i * OFFSET_ENTRY_BYTES);
+        ib.writeUInt32BE(this.offsetIndex.b[i]!, i * OFFSET_ENTRY_BYTES + 4);
+      }
+      const tb = Buffer.allocUnsafe(this.timeIndex.length * TIME_ENTRY_BYTES);
+      for (let i = 0; i < this.timeIndex.length; i++) {
+        tb.writeBigInt64BE(BigInt(this.timeIndex.a[i]!), i * TIME_ENTRY_BYTES);
+        tb.writeUInt32BE(this.timeIndex.b[i]!, i * TIME_ENTRY_BYTES + 8);
+      }
+      for (const [f, b] of [[this.indexFile, ib], [this.timeFile, tb]] as const) {
+        await f.truncate(0);
+        await f.append([b]);
+        await f.sync();
+      }
+      this.indexFailed = undefined;
+    }
+  }
+
   /** File position of the batch holding `offset` (the scan starts at the nearest index entry below it). */
   async positionOf(offset: number): Promise<number> {
     const i = this.offsetIndex.floor(offset - this.baseOffset);
