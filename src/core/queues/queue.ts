@@ -197,11 +197,12 @@ export class Queue {
       this.unreadyCount -= accepted.length;
       this.unreadyBytes -= publishBytes;
     };
+    const limited = this.arguments.maxLength !== undefined || this.arguments.maxLengthBytes !== undefined;
     let dropping: Promise<void> | undefined;
     try {
       if (overflow === 'reject-publish-dlx' && accepted.length < messages.length) await this.deadLetterRejectedPublishes(messages, outcomes);
       if (accepted.length === 0) return outcomes;
-      if (overflow === 'drop-head') {
+      if (overflow === 'drop-head' && limited) {
         // Room for what is being appended is made now, from the head, as a queue receiving it would.
         dropping = this.dropHeadOverflow();
         dropping.catch(() => undefined);
@@ -263,7 +264,7 @@ export class Queue {
       nowReady();
     }
     if (dropping) await dropping;
-    if (overflow === 'drop-head') await this.dropHeadOverflow();
+    if (overflow === 'drop-head' && limited) await this.dropHeadOverflow();
     this.scheduleDrain();
     return outcomes;
   }
