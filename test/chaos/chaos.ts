@@ -498,7 +498,16 @@ async function startWorkload(b: BrokerProcess, st: State, round: number, rnd: ()
         while (up) {
           const i = ++c.inc;
           c.pendingCreate = i;
-          await admin.createTopics({ topics: [{ topic: 'chaos-kc', numPartitions: 1 }] });
+          // Kafka may refuse a create while the deletion before it is still in progress: retry a little.
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await admin.createTopics({ topics: [{ topic: 'chaos-kc', numPartitions: 1 }] });
+              break;
+            } catch (err) {
+              if (attempt >= 20 || st.killing) throw err;
+              await sleep(50);
+            }
+          }
           c.pendingCreate = undefined;
           const s = { deleteSent: false, deleteAnswered: false, confirmed: [] as string[], round };
           c.incs.set(i, s);
