@@ -110,6 +110,10 @@ class Churn {
   readonly incs = new Map<number, { deleteSent: boolean; deleteAnswered: boolean; confirmed: string[]; round: number }>();
   /** Set while a create has been sent and not answered (it may or may not exist after a kill). */
   pendingCreate: number | undefined;
+  /** The incarnation created (answered) and not yet being deleted, if any. */
+  live: number | undefined;
+  /** Racing writes whose incarnation is not known (acknowledged after a delete was sent, or failed). */
+  readonly unattributed = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -118,7 +122,7 @@ class Churn {
 
   /** The value's incarnation, or undefined if it is not ours. */
   incOf(value: string): number | undefined {
-    const m = new RegExp(`^${this.prefix}(\\d+)-\\d+$`).exec(value);
+    const m = new RegExp(`^${this.prefix}(\\d+)-(r\\d+\\.)?\\d+$`).exec(value);
     return m ? Number(m[1]) : undefined;
   }
 
@@ -133,7 +137,7 @@ class Churn {
     for (const v of values) {
       const i = this.incOf(v);
       if (i === undefined || i > this.inc) report('unknown', `${this.name} holds ${v}, never published`);
-      else if (this.incs.get(i)?.deleteAnswered) report('resurrected-after-delete', `${this.name} holds ${v} of incarnation ${i}, whose deletion was answered`);
+      else if (this.incs.get(i)?.deleteAnswered && !this.unattributed.has(v)) report('resurrected-after-delete', `${this.name} holds ${v} of incarnation ${i}, whose deletion was answered`);
       if (seen.has(v)) report('duplicated', `${this.name} holds ${v} twice`);
       seen.add(v);
     }
@@ -151,6 +155,7 @@ class Churn {
       s.deleteAnswered = true;
     }
     this.pendingCreate = undefined;
+    this.live = undefined;
   }
 }
 
@@ -493,6 +498,19 @@ async function startWorkload(b: BrokerProcess, st: State, round: number, rnd: ()
     (async () => {
       const c = st.kchurn;
       const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+      /** Incarnation `i` read back: it holds `confirmed`, and nothing acknowledged in one deleted before it. */
+      const readBack = async (i: number, confirmed: string[]) => {
+        const values = (await kcat(b.kafkaPort, 'chaos-kc', 1)).map((r) => r.value);
+        if (st.killing) return;
+        const have = new Set(values);
+        const lost = confirmed.filter((v) => !have.has(v));
+        if (lost.length > 0) report('lost', `chaos-kc incarnation ${i}: ${lost.length} acknowledged records missing before its deletion (e.g. ${lost[0]})`);
+        const old = values.filter((v) => {
+          const j = c.incOf(v);
+          return j !== undefined && j !== i && c.incs.get(j)?.deleteAnswered === true && !c.unattributed.has(v);
+        });
+        if (old.length > 0) report('resurrected-after-delete', `chaos-kc incarnation ${i} holds ${old.length} records of deleted incarnations (e.g. ${old[0]})`);
+      };
       try {
         await producer.connect();
         while (up) {
@@ -511,12 +529,19 @@ async function startWorkload(b: BrokerProcess, st: State, round: number, rnd: ()
           c.pendingCreate = undefined;
           const s = { deleteSent: false, deleteAnswered: false, confirmed: [] as string[], round };
           c.incs.set(i, s);
+          c.live = i;
+          if (rnd() < 0.3) await readBack(i, []);
           const n = 1 + Math.floor(rnd() * 5);
           for (let k = 0; k < n && up; k++) {
             const values = Array.from({ length: 10 }, (_, j) => `kc${i}-${k * 10 + j}`);
             await producer.send({ topic: 'chaos-kc', acks: -1, messages: values.map((value) => ({ value })) });
             s.confirmed.push(...values);
           }
+          // Sometimes read the incarnation back before deleting it: everything acknowledged in it is there.
+          // Sometimes read the incarnation back before deleting it: everything acknowledged in it is there, and
+          // nothing acknowledged in an incarnation deleted before it.
+          if (rnd() < 0.3) await readBack(i, s.confirmed);
+          c.live = undefined;
           s.deleteSent = true;
           await admin.deleteTopics({ topics: ['chaos-kc'], timeout: 10_000 });
           s.deleteAnswered = true;
@@ -525,6 +550,35 @@ async function startWorkload(b: BrokerProcess, st: State, round: number, rnd: ()
         failed('kafka topic churn')(err);
       }
       await producer.disconnect().catch(() => undefined);
+    })(),
+  );
+
+  // A producer racing the topic's deletes and re-creates: a produce sent after an incarnation's create was
+  // answered and acknowledged before its delete was sent belongs to that incarnation (and is checked with it).
+  loops.push(
+    (async () => {
+      const c = st.kchurn;
+      const racer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+      try {
+        await racer.connect();
+        for (let n = 0; up; n++) {
+          const live = c.live;
+          const values = Array.from({ length: 5 }, (_, j) => `kc${live ?? 0}-r${n}.${j}`);
+          try {
+            await racer.send({ topic: 'chaos-kc', acks: -1, timeout: 5000, messages: values.map((value) => ({ value })) });
+          } catch {
+            // no topic right now (between a delete and a create), or killed
+            for (const v of values) c.unattributed.add(v);
+            await sleep(2);
+            continue;
+          }
+          if (live !== undefined && c.live === live) c.incs.get(live)!.confirmed.push(...values);
+          else for (const v of values) c.unattributed.add(v);
+        }
+      } catch (err) {
+        failed('kafka racing producer')(err);
+      }
+      await racer.disconnect().catch(() => undefined);
     })(),
   );
 
@@ -544,8 +598,10 @@ async function startWorkload(b: BrokerProcess, st: State, round: number, rnd: ()
           while (up) {
             const i = ++c.inc;
             c.pendingCreate = i;
-            await ch.assertQueue(name, args);
+            const ok = await ch.assertQueue(name, args);
             c.pendingCreate = undefined;
+            // A new incarnation starts empty.
+            if (ok.messageCount > 0) report('resurrected-after-delete', `${name} incarnation ${i} declared with ${ok.messageCount} messages, not 0`);
             const s = { deleteSent: false, deleteAnswered: false, confirmed: [] as string[], round };
             c.incs.set(i, s);
             const n = 1 + Math.floor(rnd() * 50);
