@@ -8,11 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import amqp from 'amqplib';
 import { MemoryFileSystem } from '../../src/storage/fs/memory-fs.js';
-import { prng, randomMoment, startMemoryBroker, type MemoryBroker } from './memory-broker.js';
+import { prng, randomMoment, startMemoryBroker, TAILS, type MemoryBroker } from './memory-broker.js';
 
 const QUEUE = 'power-q';
 const STREAM = 'power-s';
-const TAILS = ['drop', 'torn', 'garbage'] as const;
 
 const id = (m: amqp.Message): number => Number(m.content.toString());
 
@@ -147,6 +146,8 @@ async function streamRounds(rounds: number, watch: boolean): Promise<{ confirmed
   const published = new Set<number>();
   const confirmed = new Set<number>();
   const seen = new Map<number, number>(); // stream offset -> id
+  const confirmedIn = new Map<number, number>(); // id -> round
+  const tails: string[] = [];
   let nextId = 0;
   let b: MemoryBroker | undefined;
   try {
@@ -172,7 +173,12 @@ async function streamRounds(rounds: number, watch: boolean): Promise<{ confirmed
           if (i > 0) assert.ok(order[i]! > order[i - 1]!, `${where}: ${order[i]} after ${order[i - 1]} in the stream`);
         }
         const have = new Set(order);
-        for (const c of confirmed) assert.ok(have.has(c), `${where}: confirmed message ${c} lost from the stream`);
+        for (const c of confirmed) {
+          if (!have.has(c)) {
+            const near = order.filter((v) => Math.abs(v - c) < 5);
+            assert.fail(`${where}: confirmed message ${c} lost from the stream (confirmed in round ${confirmedIn.get(c)}; the stream holds ${order.length} records, offsets ${st.earliestOffset(0)}..${st.latestOffset(0)}, near it ${near.join(',')}; power losses so far: ${tails.join(', ')})`);
+          }
+        }
         for (const [o, v] of seen) assert.equal(stored.get(o), v, `${where}: message ${v} that a stream consumer received at offset ${o} did not survive`);
       }
       if (round === rounds) break;
@@ -198,7 +204,10 @@ async function streamRounds(rounds: number, watch: boolean): Promise<{ confirmed
       const loop = publishLoop(pub, STREAM, () => (published.add(nextId), nextId++), () => up, confirmed, rnd);
       await randomMoment(() => confirmed.size, rnd);
       up = false;
-      mem = b.powerLoss(TAILS[Math.floor(rnd() * TAILS.length)], rnd);
+      const tail = TAILS[Math.floor(rnd() * TAILS.length)];
+      tails.push(tail);
+      mem = b.powerLoss(tail, rnd);
+      for (const c of confirmed) if (!confirmedIn.has(c)) confirmedIn.set(c, round);
       b = undefined;
       await loop;
       drop(conn);

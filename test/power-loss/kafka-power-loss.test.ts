@@ -10,12 +10,11 @@ import kafkajs from 'kafkajs';
 import { MemoryFileSystem } from '../../src/storage/fs/memory-fs.js';
 import { decodeBatch, batchSizeBytes } from '../../src/storage/log/record-batch.js';
 import type { Broker } from '../../src/core/broker.js';
-import { prng, randomMoment, startMemoryBroker, type MemoryBroker } from './memory-broker.js';
+import { prng, randomMoment, startMemoryBroker, TAILS, type MemoryBroker } from './memory-broker.js';
 
 const { Kafka, logLevel } = kafkajs;
 const TOPIC = 'power';
 const PARTITIONS = 3;
-const TAILS = ['drop', 'torn', 'garbage'] as const;
 
 /** offset -> value of every record of each partition, read from the broker's log. */
 async function readAll(broker: Broker): Promise<Array<Map<number, string>>> {
