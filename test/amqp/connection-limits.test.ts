@@ -180,3 +180,40 @@ test('incomplete contents over incompleteContentBytesMax on one connection (seve
     await broker.close();
   }
 });
+
+test('queued method frames count in the connection\'s bytes: 200 pipelined 64 kB queue.declares behind a publish waiting for its fsync pause the socket at unsettledPublishBytesMax', { timeout: 30_000 }, async () => {
+  configureLogger('silent');
+  const fs = new HeldSyncFs(new NodeFileSystem());
+  const broker = await Broker.open({ dataDir: tempDataDir(), fsync: 'always', fs: fs.wrap() });
+  const limit = 1024 * 1024;
+  const { listener, port } = await listen(broker, { unsettledPublishBytesMax: limit });
+  const raw = await RawClient.connect(port);
+  try {
+    await raw.handshake();
+    raw.send(M.encodeQueueDeclareFrame(1, { ticket: 0, queue: 'durable-q', passive: false, durable: true, exclusive: false, autoDelete: false, nowait: false, arguments: [] }));
+    await raw.method((m) => m.name === 'queue.declare-ok');
+    const conn = [...listener.context.connections][0] as AmqpConnection;
+    fs.hold();
+    raw.send(Buffer.concat([
+      M.encodeBasicPublishFrame(1, { ticket: 0, exchange: '', routingKey: 'durable-q', mandatory: false, immediate: false }),
+      encodeContentHeaderFrame(1, 1, { deliveryMode: 2 }),
+      bodyFrame(1, Buffer.from('x')),
+    ]));
+    await until(() => fs.waiting > 0, 3000, 'the publish to wait for its fsync');
+    const big: [string, { type: 'longstr'; value: Buffer }] = ['x-ignored', { type: 'longstr', value: Buffer.alloc(64 * 1024, 7) }];
+    const declare = M.encodeQueueDeclareFrame(1, { ticket: 0, queue: 'durable-q', passive: true, durable: false, exclusive: false, autoDelete: false, nowait: false, arguments: [big] });
+    raw.send(Buffer.concat(Array.from({ length: 200 }, () => declare)));
+    await until(() => conn.socket.isPaused(), 5000, 'the socket to be paused');
+    const peak = conn.queuedCommandBytesPeak;
+    assert.ok(peak <= limit + declare.length, `queued method bytes stay under the limit (peak ${peak})`);
+    fs.unhold();
+    const deadline = Date.now() + 20_000;
+    while (raw.frames.filter((f) => f.type === FrameType.Method && M.decodeMethod(f.payload).name === 'queue.declare-ok').length < 201 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(raw.frames.filter((f) => f.type === FrameType.Method && M.decodeMethod(f.payload).name === 'queue.declare-ok').length, 201, 'every declare answered');
+  } finally {
+    fs.unhold();
+    raw.destroy();
+    await listener.close();
+    await broker.close();
+  }
+});

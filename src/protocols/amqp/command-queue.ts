@@ -1,8 +1,8 @@
 // The commands of one AMQP connection waiting for its pump (connection.ts): methods and complete publishes,
 // in arrival order. Bounded: the connection stops reading while it holds AmqpSettings.queuedCommandsMax
-// commands, and the bodies it holds count towards the connection's publish bytes
-// (AmqpSettings.unsettledPublishBytesMax), so a client pipelining faster than its commands are handled is
-// paused instead of growing the broker's memory.
+// commands, and their bytes (publish bodies, method frames: a method may carry a large field table) count
+// towards the connection's publish bytes (AmqpSettings.unsettledPublishBytesMax), so a client pipelining
+// faster than its commands are handled is paused instead of growing the broker's memory.
 import type { AmqpMethod } from './codec/generated/methods.js';
 import type { AmqpChannel, PublishCommand } from './channel.js';
 
@@ -11,15 +11,18 @@ export interface Command {
   channel: AmqpChannel;
   method: AmqpMethod | undefined;
   publish: PublishCommand | undefined;
+  /** Bytes it holds: the body of a publish, the frame payload of a method. */
+  bytes: number;
 }
 
 export class CommandQueue {
   private items: Array<Command | undefined> = [];
   private head = 0;
-  /** Body bytes of the queued publishes. */
+  /** Bytes of the queued commands (publish bodies, method frames). */
   bytes = 0;
-  /** The most commands held at once (tests, diagnostics). */
+  /** The most commands, and the most bytes, held at once (tests, diagnostics). */
   peak = 0;
+  peakBytes = 0;
 
   get length(): number {
     return this.items.length - this.head;
@@ -27,7 +30,8 @@ export class CommandQueue {
 
   push(c: Command): void {
     this.items.push(c);
-    if (c.publish !== undefined) this.bytes += c.publish.body.length;
+    this.bytes += c.bytes;
+    if (this.bytes > this.peakBytes) this.peakBytes = this.bytes;
     const n = this.items.length - this.head;
     if (n > this.peak) this.peak = n;
   }
@@ -40,7 +44,7 @@ export class CommandQueue {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    if (c.publish !== undefined) this.bytes -= c.publish.body.length;
+    this.bytes -= c.bytes;
     return c;
   }
 

@@ -116,6 +116,10 @@ export class AmqpConnection {
     return this.work.peak;
   }
 
+  get queuedCommandBytesPeak(): number {
+    return this.work.peakBytes;
+  }
+
   // ---- output ---------------------------------------------------------------------------------------------
 
   /** Queues bytes for the socket; writes of one tick leave in one writev. */
@@ -267,7 +271,7 @@ export class AmqpConnection {
       ch.pending.begin(m.args.exchange, m.args.routingKey, m.args.mandatory, m.args.immediate);
       return;
     }
-    this.enqueue({ channel: ch, method: m, publish: undefined });
+    this.enqueue({ channel: ch, method: m, publish: undefined, bytes: f.payload.length });
   }
 
   private onHeaderFrame(f: AmqpFrame): void {
@@ -325,7 +329,7 @@ export class AmqpConnection {
         this.staged = true;
       }
     } else {
-      this.enqueue({ channel: ch, method: undefined, publish: { exchange: pc.exchange, routingKey: pc.routingKey, mandatory: pc.mandatory, immediate: pc.immediate, props, body } });
+      this.enqueue({ channel: ch, method: undefined, publish: { exchange: pc.exchange, routingKey: pc.routingKey, mandatory: pc.mandatory, immediate: pc.immediate, props, body }, bytes: body.length });
     }
     this.holdIfAlarm();
   }
