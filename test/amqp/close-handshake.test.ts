@@ -6,6 +6,8 @@ import { Broker } from '../../src/core/broker.js';
 import { createAmqpListener } from '../../src/protocols/amqp/amqp-listener.js';
 import * as M from '../../src/protocols/amqp/codec/generated/methods.js';
 import { configureLogger } from '../../src/lib/logger.js';
+import { NodeFileSystem } from '../../src/storage/fs/node-fs.js';
+import amqp from 'amqplib';
 import { RawClient } from './raw-client.js';
 import { sleep, tempDataDir } from './helpers.js';
 
@@ -37,6 +39,51 @@ test('after connection.close-ok the broker leaves the socket open until the clie
     assert.ok(await b.waitClosed(5000), 'closed by the broker after closeOkLingerMs');
     assert.ok(Date.now() - sent >= 1000, 'not before the linger time');
   } finally {
+    await listener.close();
+    await broker.close();
+  }
+});
+
+test('once close-ok arrives, the closed connection\'s exclusive queues are all gone (another connection gets 404 at once)', { timeout: 30_000 }, async () => {
+  configureLogger('silent');
+  // Queue files are removed slowly (a busy disk): deleting several queues takes a while.
+  const inner = new NodeFileSystem();
+  const slowFs = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop !== 'rmdir' && prop !== 'unlink') || typeof v !== 'function') return v;
+      return async (...args: unknown[]) => {
+        await sleep(20);
+        return (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  const broker = await Broker.open({ dataDir: tempDataDir(), fsync: 'never', fs: slowFs });
+  const listener = createAmqpListener(broker);
+  await new Promise<void>((r) => listener.server.listen(0, '127.0.0.1', r));
+  const url = `amqp://guest:guest@127.0.0.1:${(listener.server.address() as AddressInfo).port}`;
+  const other = await amqp.connect(url);
+  try {
+    let stillThere = 0;
+    for (let round = 0; round < 5; round++) {
+      const c = await amqp.connect(url);
+      const ch = await c.createChannel();
+      for (let k = 0; k < 5; k++) {
+        await ch.assertQueue(`excl-${round}-${k}`, { exclusive: true });
+        ch.sendToQueue(`excl-${round}-${k}`, Buffer.from('m'));
+      }
+      await c.close();
+      for (let k = 0; k < 5; k++) {
+        const x = await other.createChannel();
+        x.on('error', () => undefined);
+        const code = await x.checkQueue(`excl-${round}-${k}`).then(() => 200, (e: { code: number }) => e.code);
+        if (code !== 404) stillThere++;
+        if (code === 200) await x.close();
+      }
+    }
+    assert.equal(stillThere, 0, 'exclusive queues still there after close-ok');
+  } finally {
+    await other.close().catch(() => undefined);
     await listener.close();
     await broker.close();
   }

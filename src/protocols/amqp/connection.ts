@@ -435,9 +435,19 @@ export class AmqpConnection {
         if (this.state !== 'open') break;
         return this.onOpen(m.args.virtualHost);
       case 'connection.close':
-        this.write(encodeConnectionCloseOkFrame(0, {}));
+        // close-ok once the connection's channels are released and its exclusive queues gone: a client that
+        // reconnects after close-ok does not find them (README §6).
         log.debug({ remote: this.remote, code: m.args.replyCode, text: m.args.replyText }, 'client closed connection');
-        this.finish(false);
+        this.state = 'closing';
+        this.releaseChannels();
+        void this.ctx.broker
+          .deleteExclusiveQueues(this.id)
+          .catch(() => undefined)
+          .then(() => {
+            if (this.state === 'closed') return;
+            this.write(encodeConnectionCloseOkFrame(0, {}));
+            this.finish(false);
+          });
         return;
       case 'connection.close-ok':
         return this.destroy();
