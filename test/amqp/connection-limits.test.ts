@@ -217,3 +217,38 @@ test('queued method frames count in the connection\'s bytes: 200 pipelined 64 kB
     await broker.close();
   }
 });
+
+test('a transaction holding more than txPublishBytesMax of publishes is refused with 406 and nothing of it is published; smaller ones commit', { timeout: 20_000 }, async () => {
+  configureLogger('silent');
+  const broker = await Broker.open({ dataDir: tempDataDir(), fsync: 'never' });
+  const { listener, port } = await listen(broker, { txPublishBytesMax: 100_000 });
+  const raw = await RawClient.connect(port);
+  try {
+    await raw.handshake();
+    raw.send(M.encodeQueueDeclareFrame(1, { ticket: 0, queue: 'txq', passive: false, durable: false, exclusive: false, autoDelete: false, nowait: false, arguments: [] }));
+    await raw.method((m) => m.name === 'queue.declare-ok');
+    raw.send(M.encodeTxSelectFrame(1, {}));
+    await raw.method((m) => m.name === 'tx.select-ok');
+    const publish = (n: number) => {
+      const body = Buffer.alloc(10_000);
+      for (let i = 0; i < n; i++) {
+        raw.send(M.encodeBasicPublishFrame(1, { ticket: 0, exchange: '', routingKey: 'txq', mandatory: false, immediate: false }));
+        raw.send(encodeContentHeaderFrame(1, body.length, {}));
+        raw.send(bodyFrame(1, body));
+      }
+    };
+    publish(9);
+    raw.send(M.encodeTxCommitFrame(1, {}));
+    await raw.method((m) => m.name === 'tx.commit-ok');
+    assert.equal(broker.getQueue('/', 'txq').messageCount, 9, 'a transaction under the limit commits');
+    publish(11);
+    const close = await raw.method((m) => m.name === 'channel.close');
+    assert.equal((close!.args as { replyCode: number }).replyCode, 406);
+    assert.match((close!.args as { replyText: string }).replyText, /^PRECONDITION_FAILED - transaction publishes exceed 100000 bytes/);
+    assert.equal(broker.getQueue('/', 'txq').messageCount, 9, 'nothing of the refused transaction is published');
+  } finally {
+    raw.destroy();
+    await listener.close();
+    await broker.close();
+  }
+});

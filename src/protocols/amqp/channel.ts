@@ -6,7 +6,6 @@ import type { Broker, PublishResult } from '../../core/broker.js';
 import type { FieldTable, Message, MessageHeader, MessageProperties } from '../../core/message.js';
 import type { Delivery, Queue, QueueConsumer } from '../../core/queues/queue.js';
 import { CreditGroup } from '../../core/queues/credit-group.js';
-import type { Stream } from '../../core/streams/stream.js';
 import { BrokerError, ErrorCode } from '../../lib/errors.js';
 import type { BasicProperties } from './codec/generated/basic-properties.js';
 import { ReplyCode } from './codec/generated/constants.js';
@@ -17,7 +16,8 @@ import { AmqpError, accessRefused, amqpErrorOf, notAllowed, notFound, notImpleme
 import { messagePropertiesFromPublish, propertiesOf } from './properties.js';
 import { deliveryPropertiesBytes } from './deliverable.js';
 import { intValue, lookup, parseQueueArguments } from './queue-arguments.js';
-import { StreamSubscription, parseStreamOffset } from './stream-consumer.js';
+import { StreamSubscription, parseStreamOffset, streamCount } from './stream-consumer.js';
+import { TxPublishes } from './tx-publishes.js';
 import { PendingContent } from './pending-content.js';
 import { declareError, rememberDeclaredArguments, streamTypeError } from './queue-equivalence.js';
 import { UnackedDeliveries } from './unacked-deliveries.js';
@@ -75,7 +75,7 @@ export class AmqpChannel implements ReplyTarget {
   private confirm = false;
   private publishSeq = 0;
   private tx = false;
-  private txPublishes: PublishCommand[] = [];
+  private readonly txPublishes = new TxPublishes();
   private txAcks: TxAck[] = [];
   private lastQueue: string | undefined;
   private batch: PendingBatch | undefined;
@@ -252,7 +252,7 @@ export class AmqpChannel implements ReplyTarget {
         return this.txCommit();
       case 'tx.rollback':
         if (!this.tx) throw preconditionFailed(`channel is not transactional`);
-        this.txPublishes = [];
+        this.txPublishes.clear();
         this.txAcks = [];
         this.conn.write(M.encodeTxRollbackOkFrame(id, {}));
         return;
@@ -369,7 +369,7 @@ export class AmqpChannel implements ReplyTarget {
     try {
       if (this.tx) {
         this.validatePublish(exchange, immediate, props);
-        this.txPublishes.push({ exchange, routingKey, mandatory, immediate, props, body });
+        this.txPublishes.add({ exchange, routingKey, mandatory, immediate, props, body }, this.conn.ctx.settings.txPublishBytesMax);
         return;
       }
       this.stagePublish(exchange, routingKey, mandatory, immediate, props, body);
@@ -498,9 +498,8 @@ export class AmqpChannel implements ReplyTarget {
 
   private async txCommit(): Promise<void> {
     if (!this.tx) throw preconditionFailed(`channel is not transactional`);
-    const publishes = this.txPublishes;
+    const publishes = this.txPublishes.take();
     const acks = this.txAcks;
-    this.txPublishes = [];
     this.txAcks = [];
     for (const p of publishes) this.stagePublish(p.exchange, p.routingKey, p.mandatory, p.immediate, p.props, p.body);
     this.flushPublishes();
@@ -661,14 +660,8 @@ export class AmqpChannel implements ReplyTarget {
     void this.unacked.requeueAll().catch(() => undefined);
     if (this.batch) this.conn.unsettledBytes -= this.batch.bytes; // dropped unpublished
     this.batch = undefined;
-    this.txPublishes = [];
+    this.txPublishes.clear();
     this.txAcks = [];
   }
 }
 
-
-function streamCount(st: Stream): number {
-  let n = 0;
-  for (let p = 0; p < st.partitionCount; p++) n += st.latestOffset(p) - st.earliestOffset(p);
-  return n;
-}

@@ -25,6 +25,8 @@ export interface AmqpSettings {
   unsettledPublishBytesMax: number;
   /** Reading pauses while this many commands (methods, complete publishes) wait for the pump; it resumes at half. */
   queuedCommandsMax: number;
+  /** Body bytes of the publishes one transactional channel holds until tx.commit; more is 406. */
+  txPublishBytesMax: number;
   /** Body bytes of incomplete contents (publishes whose body frames are still arriving) on all of a connection's channels; more is 530. */
   incompleteContentBytesMax: number;
   clusterName: string;
@@ -44,6 +46,7 @@ export const defaultAmqpSettings: AmqpSettings = {
   unsettledPublishBytesMax: 32 * 1024 * 1024,
   queuedCommandsMax: 4096,
   incompleteContentBytesMax: 64 * 1024 * 1024,
+  txPublishBytesMax: 64 * 1024 * 1024,
   clusterName: 'junction',
   version: '0.1.0',
 };

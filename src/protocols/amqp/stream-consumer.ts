@@ -149,3 +149,10 @@ export class StreamSubscription {
     }
   }
 }
+
+/** Messages a stream holds (all partitions), as queue.declare-ok reports them. */
+export function streamCount(st: Stream): number {
+  let n = 0;
+  for (let p = 0; p < st.partitionCount; p++) n += st.latestOffset(p) - st.earliestOffset(p);
+  return n;
+}
