@@ -90,6 +90,10 @@ export class QueuesAndStreams {
   private readonly locks = new NameLocks();
   /** Deleted incarnations whose files are being removed. */
   private readonly removals = new Set<Promise<void>>();
+  /** Exclusive declares under way, per owner (a connection id). */
+  private readonly declaring = new Map<string, number>();
+  /** Owners that closed while one of their exclusive declares was under way: that declare is undone. */
+  private readonly goneOwners = new Set<string>();
 
   constructor(
     private readonly o: LifecycleOptions,
@@ -149,8 +153,28 @@ export class QueuesAndStreams {
     const generated = name === '';
     if (generated) name = `amq.gen-${randomBytes(16).toString('base64url')}`;
     if (Buffer.byteLength(name) > 255) throw new BrokerError(ErrorCode.InvalidArgument, 'queue name longer than 255 bytes');
+    const owner = opts.exclusiveOwner;
+    if (owner === undefined) return this.declareQueueLocked(vhost, name, generated, opts);
+    // The owner may close while this declare waits or runs: its exclusive queues are deleted then, and this
+    // one, not registered yet, would outlive it and hold the name for a connection that is gone.
+    this.declaring.set(owner, (this.declaring.get(owner) ?? 0) + 1);
+    try {
+      return await this.declareQueueLocked(vhost, name, generated, opts);
+    } finally {
+      const left = this.declaring.get(owner)! - 1;
+      if (left > 0) this.declaring.set(owner, left);
+      else {
+        this.declaring.delete(owner);
+        this.goneOwners.delete(owner);
+      }
+    }
+  }
+
+  private declareQueueLocked(vhost: string, name: string, generated: boolean, opts: QueueDeclareOptions): Promise<Queue> {
+    const ownerGone = (): BrokerError => new BrokerError(ErrorCode.Closed, `the connection declaring exclusive queue '${name}' in vhost '${vhost}' closed`);
     return this.locks.run(nameKey(vhost, name), async () => {
       this.host.checkOpen();
+      if (opts.exclusiveOwner !== undefined && this.goneOwners.has(opts.exclusiveOwner)) throw ownerGone();
       if (this.streams.get(vhost)?.has(name)) throw new BrokerError(ErrorCode.PreconditionFailed, `inequivalent arg 'x-queue-type' for queue '${name}' in vhost '${vhost}': current is 'stream'`);
       const def: QueueDefinition = { vhost, name, durable: opts.durable ?? false, autoDelete: opts.autoDelete ?? false, exclusiveOwner: opts.exclusiveOwner, arguments: opts.arguments ?? {} };
       const existing = this.queues.get(vhost)?.get(name);
@@ -160,6 +184,10 @@ export class QueuesAndStreams {
       const persisted = def.durable && def.exclusiveOwner === undefined;
       const dir = persisted ? queueDir(this.o.dataDir, vhost, name, def.incarnation) : transientQueueDir(this.o.dataDir, vhost, name, def.incarnation);
       const queue = await this.openQueue(def, dir, true);
+      if (def.exclusiveOwner !== undefined && this.goneOwners.has(def.exclusiveOwner)) {
+        this.retire(queue, this.unregisterQueue(queue).dir);
+        throw ownerGone();
+      }
       if (persisted) {
         try {
           await this.meta.put({ kind: 'queue', key: nameKey(vhost, name), value: JSON.parse(JSON.stringify(def)) });
@@ -248,6 +276,7 @@ export class QueuesAndStreams {
 
   /** Deletes the exclusive queues of a connection that closed (each only in the incarnation it owned). */
   async deleteExclusiveQueues(owner: string): Promise<void> {
+    if (this.declaring.has(owner)) this.goneOwners.add(owner);
     const mine: Array<Promise<number>> = [];
     for (const m of this.queues.values()) for (const q of m.values()) if (q.exclusiveOwner === owner) mine.push(this.deleteQueue(q.vhost, q.name, { only: q }));
     await Promise.all(mine);

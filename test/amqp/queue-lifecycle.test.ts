@@ -150,3 +150,34 @@ test('declares and deletes of one durable queue raced from two connections leave
   await c.close();
   await server.close();
 });
+
+test('an exclusive queue whose declare is still under way when its connection closes goes with the connection', { timeout: 60_000 }, async () => {
+  const server = await startAmqp({ fsync: 'always' });
+  const other = await connect(server);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const name = `excl-closing-${i}`;
+      const och = await other.createChannel();
+      await och.assertQueue(name, { durable: true });
+      const c1 = await connect(server);
+      c1.on('error', () => undefined);
+      const ch1 = await c1.createChannel();
+      ch1.on('error', () => undefined);
+      // The durable queue's delete holds the name (its fsync'd metadata write) while the exclusive declare
+      // waits behind it; the declaring connection is gone before its turn.
+      const deleted = och.deleteQueue(name);
+      await new Promise((r) => setImmediate(r));
+      void ch1.assertQueue(name, { exclusive: true }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1));
+      (c1 as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      await deleted;
+      await och.close();
+      const { ch } = await declareAfterOwnerClosed(other, name, { exclusive: true });
+      await ch.deleteQueue(name);
+      await ch.close();
+    }
+  } finally {
+    await other.close();
+    await server.close();
+  }
+});
